@@ -1,0 +1,448 @@
+package mio
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Evented is anything with a file descriptor the kernel can poll: the
+// library's sockets and pipes, and RawFd for any other fd.
+type Evented interface {
+	Fd() int
+}
+
+// Config tunes an EventLoop. The zero value is ready to use: each zero field
+// takes the default named in its comment.
+type Config struct {
+	// EventCapacity is how many ready fds one poll fetches (default 1024).
+	// More ready fds than this are served over the next iterations; the
+	// kernel rotates its ready list, so none starves.
+	EventCapacity int
+	// NotifyCapacity bounds the Sender's queue (default 4096); Send returns
+	// ErrNotifyFull beyond it.
+	NotifyCapacity int
+	// MessagesPerTick is the most messages delivered to Notify in one
+	// iteration (default 256), so a busy sender cannot starve I/O.
+	MessagesPerTick int
+}
+
+const (
+	defaultEventCapacity   = 1024
+	defaultNotifyCapacity  = 4096
+	defaultMessagesPerTick = 256
+)
+
+// withDefaults validates c and fills its zero fields.
+func (c Config) withDefaults() (Config, error) {
+	if c.EventCapacity < 0 || c.NotifyCapacity < 0 || c.MessagesPerTick < 0 {
+		return c, fmt.Errorf("mio: negative value in Config %+v: %w", c, syscall.EINVAL)
+	}
+	if c.EventCapacity == 0 {
+		c.EventCapacity = defaultEventCapacity
+	}
+	if c.NotifyCapacity == 0 {
+		c.NotifyCapacity = defaultNotifyCapacity
+	}
+	if c.MessagesPerTick == 0 {
+		c.MessagesPerTick = defaultMessagesPerTick
+	}
+	return c, nil
+}
+
+// EventLoop waits for readiness on registered fds, for timeouts and for
+// messages from other goroutines, and calls a Handler for each, all on the
+// goroutine that runs it. M is the type of the messages.
+//
+// Register, Reregister, Deregister and the socket methods that use the loop
+// must be called from that goroutine (from inside callbacks) or while no Run
+// or RunOnce is in progress. Shutdown, Close and the Sender are safe from any
+// goroutine.
+type EventLoop[M any] struct {
+	cfg    Config
+	poller *poller
+	reg    registry
+	events []event
+	base   time.Time // zero of the loop's monotonic clock, see now
+	timers timerQueue
+	notify *notifyQueue[M]
+	sender *Sender[M]
+
+	// injected holds events the loop makes itself (a retried connect that
+	// failed), delivered after the next poll; spare is its double buffer.
+	injected, spare []event
+	retries         []pendingConnect
+
+	running  atomic.Bool
+	stopping atomic.Bool
+	// closeAtExit is set by a Close that found the loop running; Run
+	// releases the loop when it returns.
+	closeAtExit atomic.Bool
+
+	// wakeMu orders wake-ups from other goroutines against Close, so that no
+	// wake-up is ever written to a closed fd number that may have been
+	// reused.
+	wakeMu sync.RWMutex
+	closed bool
+}
+
+// NewEventLoop opens the platform's poller (epoll or kqueue) and a wake-up
+// fd, both close-on-exec. On other systems it returns ErrUnsupported.
+func NewEventLoop[M any](cfg Config) (*EventLoop[M], error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPoller(cfg.EventCapacity)
+	if err != nil {
+		return nil, err
+	}
+	l := &EventLoop[M]{
+		cfg:    cfg,
+		poller: p,
+		events: make([]event, cfg.EventCapacity),
+		base:   time.Now(),
+		notify: newNotifyQueue[M](cfg.NotifyCapacity),
+	}
+	l.sender = &Sender[M]{q: l.notify, wake: l.wake}
+	return l, nil
+}
+
+// errRunning is returned by Run and RunOnce when the loop is already running.
+var errRunning = errors.New("mio: event loop is already running")
+
+// Run calls RunOnce with no timeout until Shutdown is called, then returns
+// nil. A Shutdown made while no Run was in progress makes the next Run return
+// at once. An error from the poller ends Run and is returned.
+func (l *EventLoop[M]) Run(h Handler[M]) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.exit()
+	for !l.stopping.Load() {
+		if err := l.iterate(h, -1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunOnce runs one iteration: it waits up to timeout for events (a negative
+// timeout waits until one comes, zero does not wait) and dispatches all that
+// arrived. It returns early when Shutdown is called from another goroutine.
+func (l *EventLoop[M]) RunOnce(h Handler[M], timeout time.Duration) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.exit()
+	return l.iterate(h, timeout)
+}
+
+func (l *EventLoop[M]) enter() error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	if !l.running.CompareAndSwap(false, true) {
+		return errRunning
+	}
+	return nil
+}
+
+// exit ends a Run or RunOnce: it consumes a Shutdown, and performs a Close
+// that was asked for while the loop was running.
+func (l *EventLoop[M]) exit() {
+	l.stopping.Store(false)
+	l.running.Store(false)
+	if l.closeAtExit.Swap(false) {
+		l.release()
+	}
+}
+
+// Shutdown makes Run return after the current iteration. It is safe from
+// callbacks and from any goroutine, and wakes a loop sleeping in the poller.
+func (l *EventLoop[M]) Shutdown() {
+	l.stopping.Store(true)
+	l.wake()
+}
+
+// IsRunning reports whether Run or RunOnce is in progress.
+func (l *EventLoop[M]) IsRunning() bool { return l.running.Load() }
+
+// Close releases the poller and every fd the loop created. Registered fds
+// stay open; they belong to the caller. Called while the loop runs (from a
+// callback or another goroutine), it shuts the loop down and the release
+// happens as Run returns. A second Close returns ErrClosed.
+func (l *EventLoop[M]) Close() error {
+	l.notify.close() // Sends fail from now on, also while Run winds down
+	if l.running.Load() {
+		if l.isClosed() || l.closeAtExit.Swap(true) {
+			return ErrClosed
+		}
+		l.Shutdown()
+		return nil
+	}
+	return l.release()
+}
+
+func (l *EventLoop[M]) isClosed() bool {
+	l.wakeMu.RLock()
+	defer l.wakeMu.RUnlock()
+	return l.closed
+}
+
+func (l *EventLoop[M]) release() error {
+	l.wakeMu.Lock()
+	if l.closed {
+		l.wakeMu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	l.wakeMu.Unlock()
+	// Handles registered here must not call back into a closed loop.
+	l.reg.forEachHandle(func(h *fdHandle) { h.owner = nil })
+	l.reg = registry{}
+	l.timers = timerQueue{}
+	l.notify.close()
+	l.notify.discard()
+	l.retries, l.injected, l.spare = nil, nil, nil
+	return wrapSyscall("close", l.poller.close())
+}
+
+// wake interrupts the poller's sleep, unless the loop is closed.
+func (l *EventLoop[M]) wake() error {
+	l.wakeMu.RLock()
+	defer l.wakeMu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	return wrapSyscall("write", l.poller.wake())
+}
+
+// now is the loop's monotonic clock in nanoseconds; time.Since reads the
+// monotonic reading of base, so wall-clock steps never move a deadline.
+func (l *EventLoop[M]) now() int64 { return int64(time.Since(l.base)) }
+
+// iterate is one turn of the loop: poll, dispatch I/O, fire the timeouts
+// that were due, and tick.
+func (l *EventLoop[M]) iterate(h Handler[M], timeout time.Duration) error {
+	n, _, err := l.poller.wait(l.events, l.pollTimeout(timeout))
+	if err != nil {
+		return wrapSyscall("poll", err)
+	}
+	evs := l.events[:n]
+	if !pollerCarriesGen {
+		l.reg.stampGens(evs)
+	}
+	for i := range evs {
+		l.dispatch(h, evs[i])
+	}
+	l.dispatchInjected(h)
+	l.retryConnects()
+	l.fireTimers(h)
+	l.deliverMessages(h)
+	if t, ok := h.(Ticker[M]); ok {
+		t.Tick(l)
+	}
+	return nil
+}
+
+// pollTimeout shortens the caller's timeout to the next thing the loop
+// itself must do: fire a timeout, retry a connect, deliver an injected
+// event or a message, or stop.
+func (l *EventLoop[M]) pollTimeout(timeout time.Duration) time.Duration {
+	if l.stopping.Load() || len(l.injected) > 0 {
+		return 0
+	}
+	if next, ok := l.nextDeadline(); ok {
+		wait := max(time.Duration(next-l.now()), 0)
+		if timeout < 0 || wait < timeout {
+			timeout = wait
+		}
+	}
+	if timeout != 0 && l.mustNotSleep() {
+		return 0
+	}
+	return timeout
+}
+
+// nextDeadline is the earliest of the next timeout and the next connect
+// retry, on the loop's clock.
+func (l *EventLoop[M]) nextDeadline() (int64, bool) {
+	next, ok := l.timers.next()
+	if r, rok := l.nextRetry(); rok && (!ok || r < next) {
+		return r, true
+	}
+	return next, ok
+}
+
+// dispatchInjected delivers the loop's own events. Callbacks may inject
+// more; those wait for the next iteration.
+func (l *EventLoop[M]) dispatchInjected(h Handler[M]) {
+	if len(l.injected) == 0 {
+		return
+	}
+	batch := l.injected
+	l.injected = l.spare[:0]
+	for i := range batch {
+		l.dispatch(h, batch[i])
+	}
+	l.spare = batch[:0]
+}
+
+// dispatch delivers one event: Readable first, then Writable, each only
+// while the registration the event was fetched for is still the current one.
+func (l *EventLoop[M]) dispatch(h Handler[M], ev event) {
+	s := l.reg.current(ev.fd, ev.gen)
+	if s == nil {
+		return
+	}
+	token, interest := s.token, s.interest
+	if s.opt&Oneshot != 0 {
+		s.armed = false
+	}
+	if hint := ev.ready.readHint(); hint != 0 {
+		h.Readable(l, token, hint)
+		// The callback may have closed, deregistered or re-registered the
+		// fd; its Writable half then belongs to no one.
+		if l.reg.lookup(int(ev.fd)) == nil || l.reg.slots[ev.fd].gen != ev.gen {
+			return
+		}
+	}
+	if ev.ready.wantsWritable(interest) {
+		h.Writable(l, token)
+	}
+}
+
+// validate rejects interests and options the pollers cannot express.
+func validate(op string, fd int, in Interest, opt PollOpt) error {
+	switch {
+	case fd < 0:
+		return fmt.Errorf("mio: %s: %w", op, ErrClosed)
+	case in == 0 || in&^(Readable|Writable) != 0:
+		return fmt.Errorf("mio: %s fd %d: interest %#x must be Readable, Writable or both: %w", op, fd, in, syscall.EINVAL)
+	case opt&^(Edge|Oneshot) != 0:
+		return fmt.Errorf("mio: %s fd %d: unknown poll options %#x: %w", op, fd, opt, syscall.EINVAL)
+	}
+	return nil
+}
+
+// Register asks the loop to watch io's fd for the given interest and to
+// report it with token. Registering an fd this loop already watches returns
+// ErrRegistered; use Reregister to change it.
+func (l *EventLoop[M]) Register(io Evented, token Token, in Interest, opt PollOpt) error {
+	if err := l.checkNew("register", io, in, opt); err != nil {
+		return err
+	}
+	return l.register(io, token, in, opt, false)
+}
+
+// checkNew validates the arguments of a new registration.
+func (l *EventLoop[M]) checkNew(op string, io Evented, in Interest, opt PollOpt) error {
+	fd := io.Fd()
+	if err := validate(op, fd, in, opt); err != nil {
+		return err
+	}
+	if l.isClosed() {
+		return ErrClosed
+	}
+	if l.reg.lookup(fd) != nil {
+		return fmt.Errorf("mio: %s fd %d: %w", op, fd, ErrRegistered)
+	}
+	return nil
+}
+
+// register records a registration and, unless it is deferred (a connect
+// waiting to be retried), hands it to the kernel.
+func (l *EventLoop[M]) register(io Evented, token Token, in Interest, opt PollOpt, deferred bool) error {
+	fd := io.Fd()
+	gen := l.reg.nextGen()
+	if !deferred {
+		if err := l.poller.add(fd, gen, in, opt); err != nil {
+			return wrapSyscall("register", err)
+		}
+	}
+	var hd *fdHandle
+	if x, ok := io.(handled); ok {
+		hd = x.handle()
+		hd.owner = l
+	}
+	*l.reg.slot(fd) = registration{token: token, gen: gen, interest: in, opt: opt,
+		active: true, armed: true, deferred: deferred, handle: hd}
+	return nil
+}
+
+// Reregister replaces the token, interest and options of a registered fd
+// and re-arms a Oneshot registration. Events fetched before it, and not yet
+// delivered, are dropped.
+func (l *EventLoop[M]) Reregister(io Evented, token Token, in Interest, opt PollOpt) error {
+	fd := io.Fd()
+	if err := validate("reregister", fd, in, opt); err != nil {
+		return err
+	}
+	if l.isClosed() {
+		return ErrClosed
+	}
+	s := l.reg.lookup(fd)
+	if s == nil {
+		return fmt.Errorf("mio: reregister fd %d: %w", fd, ErrNotRegistered)
+	}
+	gen := l.reg.nextGen()
+	if !s.deferred {
+		if err := l.poller.modify(fd, gen, s.interest, in, opt); err != nil {
+			return wrapSyscall("reregister", err)
+		}
+	}
+	s.token, s.gen, s.interest, s.opt, s.armed = token, gen, in, opt, true
+	return nil
+}
+
+// Deregister stops watching io's fd. Events fetched before it, and not yet
+// delivered, are dropped. It succeeds also when the fd was already closed,
+// since closing removes it from the kernel's interest list.
+func (l *EventLoop[M]) Deregister(io Evented) error {
+	fd := io.Fd()
+	if fd < 0 {
+		return fmt.Errorf("mio: deregister: %w", ErrClosed)
+	}
+	if l.isClosed() {
+		return ErrClosed
+	}
+	s := l.reg.lookup(fd)
+	if s == nil {
+		return fmt.Errorf("mio: deregister fd %d: %w", fd, ErrNotRegistered)
+	}
+	err := l.unregister(fd, s)
+	if isGone(err) {
+		err = nil
+	}
+	return wrapSyscall("deregister", err)
+}
+
+// unregister drops fd's registration from the kernel and the table.
+func (l *EventLoop[M]) unregister(fd int, s *registration) error {
+	var err error
+	if !s.deferred {
+		err = l.poller.remove(fd, s.interest)
+	}
+	if s.handle != nil {
+		s.handle.owner = nil
+	}
+	*s = registration{}
+	return err
+}
+
+// forget is called by a library fd type's Close, before the fd is closed.
+func (l *EventLoop[M]) forget(fd int) {
+	if s := l.reg.lookup(fd); s != nil && !l.isClosed() {
+		l.unregister(fd, s)
+	}
+}
+
+// isGone reports whether a deregistration failed only because the kernel
+// had already dropped the fd (it was closed).
+func isGone(err error) bool {
+	return errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.ENOENT)
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package mio
+
+func closeFd(int) error { return ErrUnsupported }

@@ -1,0 +1,293 @@
+package mio
+
+import (
+	"syscall"
+	"time"
+)
+
+// This file holds every decision of the kqueue poller in a portable form, so
+// that it compiles and is tested on Linux too; poller_kqueue.go only moves
+// these values in and out of unix.Kevent_t. The enums below are this
+// package's own: the unix.EV_* and EVFILT_* constants do not exist on Linux,
+// and their values differ between the BSDs (NetBSD numbers its filters from
+// zero, the others from -1 downwards).
+
+// kfilter names a kqueue filter.
+type kfilter uint8
+
+const (
+	kfNone  kfilter = iota // a filter this package never registers
+	kfRead                 // EVFILT_READ
+	kfWrite                // EVFILT_WRITE
+	kfUser                 // EVFILT_USER, the wake-up event where the system has it
+)
+
+// kflags is the flags word of a change or of a returned event.
+type kflags uint16
+
+const (
+	kfAdd     kflags = 1 << iota // EV_ADD
+	kfDelete                     // EV_DELETE
+	kfEnable                     // EV_ENABLE
+	kfClear                      // EV_CLEAR: report transitions only (Edge)
+	kfOneshot                    // EV_ONESHOT: the kernel drops the filter once it fires
+	kfReceipt                    // EV_RECEIPT: answer every change, success or not
+	kfEOF                        // EV_EOF, only in returned events
+	kfError                      // EV_ERROR, only in returned events
+)
+
+// kchange is one entry of a kevent change list.
+type kchange struct {
+	ident  int
+	filter kfilter
+	flags  kflags
+}
+
+// kqueueMaxChanges bounds the changes of one registration call: delete and
+// add for each of the two filters.
+const kqueueMaxChanges = 4
+
+// kchanges is a change list in a fixed array, so that building it never
+// allocates.
+type kchanges struct {
+	list [kqueueMaxChanges]kchange
+	n    int
+}
+
+func (c *kchanges) push(ident int, f kfilter, fl kflags) {
+	c.list[c.n] = kchange{ident: ident, filter: f, flags: fl}
+	c.n++
+}
+
+// slice returns the changes in the order they must be applied.
+func (c *kchanges) slice() []kchange { return c.list[:c.n] }
+
+// kqueueChanges turns a registration change into kevent changes. Add passes
+// old = 0, remove passes in = 0; modify passes both.
+//
+// Read and write are separate filters in kqueue, each added and deleted on
+// its own. Every change carries kfReceipt, so the kernel answers each one
+// with its own errno (see kqueueChangeFails) instead of stopping at the first
+// failure, and so that no pending event is returned in the receipts' place.
+//
+// A filter kept across a modify is deleted and then added again in the same
+// call rather than only added: EV_ADD on an existing filter updates its
+// fflags and data but not its EV_CLEAR and EV_ONESHOT bits (FreeBSD keeps
+// them from the first add), so a Reregister from Edge to Level or from
+// Oneshot to Level would otherwise not take effect. Like EPOLL_CTL_MOD, the
+// fresh filter reports the fd at once if it is ready now.
+//
+// Edge maps to EV_CLEAR and Oneshot to EV_ONESHOT; with neither the filter
+// is level-triggered. EV_ONESHOT drops only the filter that fired, so the
+// loop also disarms the whole registration after one delivered event.
+func kqueueChanges(fd int, old, in Interest, opt PollOpt) kchanges {
+	add := kfAdd | kfEnable | kfReceipt
+	if opt&Edge != 0 {
+		add |= kfClear
+	}
+	if opt&Oneshot != 0 {
+		add |= kfOneshot
+	}
+	var c kchanges
+	for _, f := range [2]struct {
+		in     Interest
+		filter kfilter
+	}{{Readable, kfRead}, {Writable, kfWrite}} {
+		if old&f.in != 0 {
+			c.push(fd, f.filter, kfDelete|kfReceipt)
+		}
+		if in&f.in != 0 {
+			c.push(fd, f.filter, add)
+		}
+	}
+	return c
+}
+
+// kqueueChangeFails decides whether the errno from one change's receipt
+// counts as a failure. ENOENT from a delete does not: the filter was already
+// gone, because a Oneshot filter fired and the kernel dropped it, or because
+// close(2) dropped every filter of the fd and the number was reused. Every
+// other errno counts, including EBADF from a delete on a closed fd, which
+// the loop's Deregister recognises on its own.
+func kqueueChangeFails(c kchange, errno syscall.Errno) bool {
+	if errno == 0 {
+		return false
+	}
+	if c.flags&kfDelete != 0 && errno == syscall.ENOENT {
+		return false
+	}
+	return true
+}
+
+// kqueueOutcome reads the receipts of a change list, errs[i] answering
+// cs.list[i]. It returns the first errno that counts, and when there is one,
+// the deletes that undo the filters this call added and old did not have: a
+// failed Register must leave nothing behind, or a level-triggered filter
+// nobody owns would wake every poll. A filter that old had is left as the
+// call left it; Deregister deletes it, tolerating ENOENT.
+func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno) (syscall.Errno, kchanges) {
+	var first syscall.Errno
+	for i, c := range cs.slice() {
+		if kqueueChangeFails(c, errs[i]) {
+			first = errs[i]
+			break
+		}
+	}
+	var undo kchanges
+	if first == 0 {
+		return 0, undo
+	}
+	for i, c := range cs.slice() {
+		if c.flags&kfAdd == 0 || errs[i] != 0 || old&c.filter.interest() != 0 {
+			continue
+		}
+		undo.push(c.ident, c.filter, kfDelete|kfReceipt)
+	}
+	return first, undo
+}
+
+// interest is the Interest a filter serves.
+func (f kfilter) interest() Interest {
+	switch f {
+	case kfRead:
+		return Readable
+	case kfWrite:
+		return Writable
+	}
+	return 0
+}
+
+// kqEvent is one event returned by kevent, in portable form.
+type kqEvent struct {
+	ident  uint64
+	filter kfilter
+	flags  kflags
+	fflags uint32 // for EV_EOF on a socket, its pending errno
+	data   int64
+}
+
+// kqueueReadiness translates one returned event. wakeIdent is the read end of
+// the wake-up pipe, or -1 where the wake-up is an EVFILT_USER event; wake
+// reports the wake-up event, which is never a user event.
+//
+// kqueue signals a hang-up and a socket error with EV_EOF on the filter
+// itself, the errno in fflags, rather than with separate bits as epoll does.
+// EV_EOF on the read filter means the peer will send nothing more, and
+// readyRead stays so that what is buffered is still drained; on the write
+// filter it means nothing more can be sent.
+func kqueueReadiness(ev kqEvent, wakeIdent int) (r readiness, wake bool) {
+	switch ev.filter {
+	case kfUser:
+		return 0, true
+	case kfRead:
+		if wakeIdent >= 0 && ev.ident == uint64(wakeIdent) {
+			return 0, true
+		}
+		r = readyRead
+		if ev.flags&kfEOF != 0 {
+			r |= readyRdHup
+		}
+	case kfWrite:
+		r = readyWrite
+		if ev.flags&kfEOF != 0 {
+			r |= readyHup
+		}
+	default:
+		return 0, false
+	}
+	if ev.flags&kfEOF != 0 && ev.fflags != 0 {
+		r |= readyErr
+	}
+	if ev.flags&kfError != 0 {
+		r |= readyErr
+	}
+	return r, false
+}
+
+// kqueueMaxSleep bounds one kevent sleep: Darwin answers EINVAL to a timeout
+// much longer than this. A longer wait is made of several sleeps.
+const kqueueMaxSleep = 1e6 * time.Second
+
+// kqueueSleep returns how long the next kevent call sleeps for what remains
+// of a wait: negative for no timespec at all (for ever), and capped when the
+// remainder is longer than one sleep may be, in which case an empty result
+// does not end the wait.
+func kqueueSleep(remaining time.Duration) (d time.Duration, capped bool) {
+	if remaining > kqueueMaxSleep {
+		return kqueueMaxSleep, true
+	}
+	return remaining, false
+}
+
+// kqueueRemaining is what is left of a wait of timeout after elapsed, so
+// that an EINTR or a capped sleep does not restart the whole timeout. A
+// negative timeout (for ever) stays negative, and a spent one is zero, which
+// polls once without blocking.
+func kqueueRemaining(timeout, elapsed time.Duration) time.Duration {
+	if timeout < 0 {
+		return timeout
+	}
+	return max(timeout-elapsed, 0)
+}
+
+// mergeScratch is the reusable memory of mergeByFd: for each fd number, the
+// call that last saw it (epoch) and where that call put its event.
+type mergeScratch struct {
+	epoch uint32
+	seen  []mergeSeen
+}
+
+type mergeSeen struct {
+	epoch uint32
+	at    int32
+}
+
+// mergeByFd folds the events of one batch that share an fd into one event,
+// the readiness bits OR-ed, at the place of the fd's first event; it keeps
+// the first-seen order, compacts evs in place and returns the shortened
+// slice.
+//
+// kqueue returns the read and the write filter of an fd as separate events,
+// in either order and not necessarily next to each other. Delivered as they
+// come, a Writable could precede Readable, or reach a handler whose Readable
+// had just closed the fd; merged, dispatch calls Readable then Writable and
+// checks the registration between them.
+//
+// It runs in O(len(evs)) and allocates only when an fd larger than any seen
+// before appears.
+func mergeByFd(evs []event, s *mergeScratch) []event {
+	s.epoch++
+	if s.epoch == 0 {
+		// After 2^32 batches, old stamps could match again: forget them.
+		clear(s.seen)
+		s.epoch = 1
+	}
+	n := 0
+	for i := range evs {
+		ev := evs[i]
+		fd := int(ev.fd)
+		if fd < 0 {
+			evs[n] = ev
+			n++
+			continue
+		}
+		if fd >= len(s.seen) {
+			s.grow(fd)
+		}
+		m := &s.seen[fd]
+		if m.epoch == s.epoch {
+			evs[m.at].ready |= ev.ready
+			continue
+		}
+		*m = mergeSeen{epoch: s.epoch, at: int32(n)}
+		evs[n] = ev
+		n++
+	}
+	return evs[:n]
+}
+
+func (s *mergeScratch) grow(fd int) {
+	grown := make([]mergeSeen, max(2*len(s.seen), fd+1, 64))
+	copy(grown, s.seen)
+	s.seen = grown
+}

@@ -1,0 +1,521 @@
+package mio
+
+import (
+	"math/rand/v2"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestKqueueChanges(t *testing.T) {
+	const (
+		rc  = kfReceipt
+		add = kfAdd | kfEnable | kfReceipt
+		del = kfDelete | kfReceipt
+	)
+	for _, tc := range []struct {
+		name    string
+		old, in Interest
+		opt     PollOpt
+		want    []kchange
+	}{
+		{"add read level", 0, Readable, Level, []kchange{{7, kfRead, add}}},
+		{"add write edge is EV_CLEAR", 0, Writable, Edge, []kchange{{7, kfWrite, add | kfClear}}},
+		{"add both are separate filters", 0, Readable | Writable, Level,
+			[]kchange{{7, kfRead, add}, {7, kfWrite, add}}},
+		{"oneshot is EV_ONESHOT", 0, Readable, Oneshot, []kchange{{7, kfRead, add | kfOneshot}}},
+		{"edge and oneshot", 0, Readable | Writable, Edge | Oneshot,
+			[]kchange{{7, kfRead, add | kfClear | kfOneshot}, {7, kfWrite, add | kfClear | kfOneshot}}},
+		{"modify R|W to R deletes write and adds no write", Readable | Writable, Readable, Level,
+			[]kchange{{7, kfRead, del}, {7, kfRead, add}, {7, kfWrite, del}}},
+		{"modify R to W", Readable, Writable, Edge,
+			[]kchange{{7, kfRead, del}, {7, kfWrite, add | kfClear}}},
+		{"modify R to R|W", Readable, Readable | Writable, Level,
+			[]kchange{{7, kfRead, del}, {7, kfRead, add}, {7, kfWrite, add}}},
+		{"remove both deletes each", Readable | Writable, 0, 0,
+			[]kchange{{7, kfRead, del}, {7, kfWrite, del}}},
+		{"remove write", Writable, 0, 0, []kchange{{7, kfWrite, del}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := kqueueChanges(7, tc.old, tc.in, tc.opt)
+			if got := cs.slice(); !slices.Equal(got, tc.want) {
+				t.Fatalf("changes\n got %+v\nwant %+v", got, tc.want)
+			}
+			for _, c := range cs.slice() {
+				if c.flags&rc == 0 {
+					t.Fatalf("change %+v lacks EV_RECEIPT", c)
+				}
+			}
+		})
+	}
+}
+
+// Level is the zero PollOpt: neither EV_CLEAR nor EV_ONESHOT may appear.
+func TestKqueueLevelHasNoClearNorOneshot(t *testing.T) {
+	for _, in := range []Interest{Readable, Writable, Readable | Writable} {
+		for _, old := range []Interest{0, Readable, Writable, Readable | Writable} {
+			cs := kqueueChanges(3, old, in, Level)
+			for _, c := range cs.slice() {
+				if c.flags&(kfClear|kfOneshot) != 0 {
+					t.Fatalf("old %v in %v: level change %+v has %#x", old, in, c, c.flags)
+				}
+			}
+		}
+	}
+}
+
+func TestKqueueChangeFails(t *testing.T) {
+	del := kchange{4, kfRead, kfDelete | kfReceipt}
+	add := kchange{4, kfRead, kfAdd | kfEnable | kfReceipt}
+	for _, tc := range []struct {
+		name  string
+		c     kchange
+		errno syscall.Errno
+		want  bool
+	}{
+		{"delete ok", del, 0, false},
+		{"add ok", add, 0, false},
+		{"delete ENOENT: oneshot fired or fd closed", del, syscall.ENOENT, false},
+		{"delete EBADF counts", del, syscall.EBADF, true},
+		{"add ENOENT counts", add, syscall.ENOENT, true},
+		{"add EBADF", add, syscall.EBADF, true},
+		{"add EINVAL", add, syscall.EINVAL, true},
+	} {
+		if got := kqueueChangeFails(tc.c, tc.errno); got != tc.want {
+			t.Errorf("%s: kqueueChangeFails = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestKqueueOutcome(t *testing.T) {
+	type errs = [kqueueMaxChanges]syscall.Errno
+	for _, tc := range []struct {
+		name     string
+		old, in  Interest
+		errs     errs
+		want     syscall.Errno
+		wantUndo []kchange
+	}{
+		{"all ok", 0, Readable | Writable, errs{}, 0, nil},
+		{"remove after oneshot fired", Readable | Writable, 0, errs{syscall.ENOENT, syscall.ENOENT}, 0, nil},
+		{"failed write add undoes read add", 0, Readable | Writable, errs{0, syscall.EINVAL}, syscall.EINVAL,
+			[]kchange{{9, kfRead, kfDelete | kfReceipt}}},
+		{"both adds failed: nothing to undo", 0, Readable | Writable, errs{syscall.EBADF, syscall.EBADF}, syscall.EBADF, nil},
+		// [del R, add R, add W]: R was there before, so only W is undone.
+		{"modify undoes only new filters", Readable, Readable | Writable, errs{0, syscall.ENOMEM, 0}, syscall.ENOMEM,
+			[]kchange{{9, kfWrite, kfDelete | kfReceipt}}},
+		{"modify keeps a filter old had", Readable, Readable | Writable, errs{0, 0, syscall.EINVAL}, syscall.EINVAL, nil},
+		{"remove on closed fd", Readable, 0, errs{syscall.EBADF}, syscall.EBADF, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := kqueueChanges(9, tc.old, tc.in, Level)
+			e := tc.errs
+			got, undo := kqueueOutcome(tc.old, &cs, &e)
+			if got != tc.want {
+				t.Fatalf("errno %v, want %v", got, tc.want)
+			}
+			if !slices.Equal(undo.slice(), tc.wantUndo) {
+				t.Fatalf("undo\n got %+v\nwant %+v", undo.slice(), tc.wantUndo)
+			}
+		})
+	}
+}
+
+// fakeKqueue models the kernel's filter table closely enough to check that
+// the changes reach the intended state: like FreeBSD and DragonFly, EV_ADD on
+// an existing filter keeps its EV_CLEAR and EV_ONESHOT bits.
+type fakeKqueue struct {
+	filters map[fakeKey]kflags
+	closed  map[int]bool
+	failAdd map[fakeKey]syscall.Errno
+}
+
+type fakeKey struct {
+	ident  int
+	filter kfilter
+}
+
+func newFakeKqueue() *fakeKqueue {
+	return &fakeKqueue{filters: map[fakeKey]kflags{}, closed: map[int]bool{}, failAdd: map[fakeKey]syscall.Errno{}}
+}
+
+func (k *fakeKqueue) apply(cs *kchanges) (errs [kqueueMaxChanges]syscall.Errno) {
+	for i, c := range cs.slice() {
+		key := fakeKey{c.ident, c.filter}
+		_, present := k.filters[key]
+		switch {
+		case k.closed[c.ident]:
+			errs[i] = syscall.EBADF
+		case c.flags&kfDelete != 0:
+			if !present {
+				errs[i] = syscall.ENOENT
+			}
+			delete(k.filters, key)
+		case k.failAdd[key] != 0:
+			errs[i] = k.failAdd[key]
+		case c.flags&kfAdd != 0 && !present:
+			k.filters[key] = c.flags & (kfClear | kfOneshot)
+		}
+	}
+	return errs
+}
+
+// change does what poller.change does, against the model.
+func (k *fakeKqueue) change(fd int, old, in Interest, opt PollOpt) syscall.Errno {
+	cs := kqueueChanges(fd, old, in, opt)
+	errs := k.apply(&cs)
+	errno, undo := kqueueOutcome(old, &cs, &errs)
+	if errno != 0 {
+		k.apply(&undo)
+	}
+	return errno
+}
+
+// fire is a delivered event: a oneshot filter is dropped by the kernel.
+func (k *fakeKqueue) fire(fd int, f kfilter) {
+	key := fakeKey{fd, f}
+	if k.filters[key]&kfOneshot != 0 {
+		delete(k.filters, key)
+	}
+}
+
+func (k *fakeKqueue) state(fd int) map[kfilter]kflags {
+	m := map[kfilter]kflags{}
+	for key, fl := range k.filters {
+		if key.ident == fd {
+			m[key.filter] = fl
+		}
+	}
+	return m
+}
+
+func wantState(t *testing.T, k *fakeKqueue, fd int, want map[kfilter]kflags) {
+	t.Helper()
+	got := k.state(fd)
+	if len(got) != len(want) {
+		t.Fatalf("fd %d filters %v, want %v", fd, got, want)
+	}
+	for f, fl := range want {
+		if g, ok := got[f]; !ok || g != fl {
+			t.Fatalf("fd %d filters %v, want %v", fd, got, want)
+		}
+	}
+}
+
+func TestKqueueModifyReadWriteToReadDeletesWriteOnly(t *testing.T) {
+	k := newFakeKqueue()
+	if e := k.change(5, 0, Readable|Writable, Level); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 5, map[kfilter]kflags{kfRead: 0, kfWrite: 0})
+	if e := k.change(5, Readable|Writable, Readable, Level); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 5, map[kfilter]kflags{kfRead: 0})
+}
+
+// A kept filter must take the new options even though EV_ADD alone would not
+// change them.
+func TestKqueueModifyChangesTriggerMode(t *testing.T) {
+	k := newFakeKqueue()
+	if e := k.change(5, 0, Readable, Edge|Oneshot); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 5, map[kfilter]kflags{kfRead: kfClear | kfOneshot})
+	if e := k.change(5, Readable, Readable, Level); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 5, map[kfilter]kflags{kfRead: 0})
+	if e := k.change(5, Readable, Readable|Writable, Edge); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 5, map[kfilter]kflags{kfRead: kfClear, kfWrite: kfClear})
+}
+
+func TestKqueueOneshotFiredThenReregisterAndRemove(t *testing.T) {
+	k := newFakeKqueue()
+	if e := k.change(6, 0, Readable|Writable, Oneshot); e != 0 {
+		t.Fatal(e)
+	}
+	k.fire(6, kfRead)
+	wantState(t, k, 6, map[kfilter]kflags{kfWrite: kfOneshot})
+	// Re-arming deletes the fired read filter (ENOENT, ignored) and adds it.
+	if e := k.change(6, Readable|Writable, Readable|Writable, Oneshot); e != 0 {
+		t.Fatalf("reregister after a oneshot fired: %v", e)
+	}
+	wantState(t, k, 6, map[kfilter]kflags{kfRead: kfOneshot, kfWrite: kfOneshot})
+	k.fire(6, kfRead)
+	k.fire(6, kfWrite)
+	if e := k.change(6, Readable|Writable, 0, 0); e != 0 {
+		t.Fatalf("deregister after both oneshot filters fired: %v", e)
+	}
+}
+
+func TestKqueueRemoveAfterCloseAndReuse(t *testing.T) {
+	k := newFakeKqueue()
+	if e := k.change(8, 0, Readable, Level); e != 0 {
+		t.Fatal(e)
+	}
+	// close(2) drops the fd's filters; the number is then reused.
+	delete(k.filters, fakeKey{8, kfRead})
+	if e := k.change(8, Readable, 0, 0); e != 0 {
+		t.Fatalf("remove of a reused fd number: %v", e)
+	}
+	// Still closed: EBADF is the loop's to judge.
+	k.closed[8] = true
+	if e := k.change(8, Readable, 0, 0); e != syscall.EBADF {
+		t.Fatalf("remove on a closed fd: %v, want EBADF", e)
+	}
+}
+
+func TestKqueueFailedRegisterLeavesNothing(t *testing.T) {
+	k := newFakeKqueue()
+	k.failAdd[fakeKey{10, kfWrite}] = syscall.EINVAL
+	if e := k.change(10, 0, Readable|Writable, Level); e != syscall.EINVAL {
+		t.Fatalf("register: %v, want EINVAL", e)
+	}
+	wantState(t, k, 10, map[kfilter]kflags{})
+}
+
+func TestKqueueReadiness(t *testing.T) {
+	const wakeFd = 3
+	for _, tc := range []struct {
+		name      string
+		ev        kqEvent
+		wakeIdent int
+		want      readiness
+		wake      bool
+	}{
+		{"read", kqEvent{ident: 9, filter: kfRead, data: 5}, -1, readyRead, false},
+		{"write", kqEvent{ident: 9, filter: kfWrite, data: 4096}, -1, readyWrite, false},
+		{"read EOF keeps read to drain", kqEvent{ident: 9, filter: kfRead, flags: kfEOF}, -1,
+			readyRead | readyRdHup, false},
+		{"read EOF with errno in fflags", kqEvent{ident: 9, filter: kfRead, flags: kfEOF, fflags: uint32(syscall.ECONNRESET)}, -1,
+			readyRead | readyRdHup | readyErr, false},
+		{"write EOF", kqEvent{ident: 9, filter: kfWrite, flags: kfEOF}, -1, readyWrite | readyHup, false},
+		{"write EOF with errno in fflags", kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1,
+			readyWrite | readyHup | readyErr, false},
+		{"fflags without EOF is not an error", kqEvent{ident: 9, filter: kfRead, fflags: 1}, -1, readyRead, false},
+		{"EV_ERROR", kqEvent{ident: 9, filter: kfWrite, flags: kfError, data: int64(syscall.EBADF)}, -1,
+			readyWrite | readyErr, false},
+		{"user filter is the wake-up", kqEvent{ident: 0, filter: kfUser}, -1, 0, true},
+		{"wake pipe is the wake-up", kqEvent{ident: wakeFd, filter: kfRead}, wakeFd, 0, true},
+		{"other fd beside wake pipe", kqEvent{ident: 4, filter: kfRead}, wakeFd, readyRead, false},
+		{"write on the wake pipe's number is not a wake-up", kqEvent{ident: wakeFd, filter: kfWrite}, wakeFd, readyWrite, false},
+		{"no pipe: a read on fd 0 is no wake-up", kqEvent{ident: 0, filter: kfRead}, -1, readyRead, false},
+		{"unknown filter", kqEvent{ident: 9, filter: kfNone}, -1, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, wake := kqueueReadiness(tc.ev, tc.wakeIdent)
+			if r != tc.want || wake != tc.wake {
+				t.Fatalf("got %05b wake=%v, want %05b wake=%v", r, wake, tc.want, tc.wake)
+			}
+		})
+	}
+}
+
+// An error reported through EV_EOF reaches both callbacks, as epoll's
+// EPOLLERR does: Readable with ErrorHint, and Writable for a writer.
+func TestKqueueEOFErrorReachesHandlers(t *testing.T) {
+	r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1)
+	if h := r.readHint(); h&ErrorHint == 0 || h&HupHint == 0 {
+		t.Fatalf("hint %03b lacks ErrorHint or HupHint", h)
+	}
+	if !r.wantsWritable(Writable) {
+		t.Fatal("a failed connect is not reported as Writable")
+	}
+	r, _ = kqueueReadiness(kqEvent{ident: 9, filter: kfRead, flags: kfEOF}, -1)
+	if h := r.readHint(); h != DataHint|HupHint {
+		t.Fatalf("read EOF hint %03b, want data and hup", h)
+	}
+}
+
+// translateBatch does what poller.translate does with a batch of portable
+// events.
+func translateBatch(raw []kqEvent, wakeIdent int, s *mergeScratch) (evs []event, woken bool) {
+	evs = make([]event, len(raw))
+	n := 0
+	for _, k := range raw {
+		r, wake := kqueueReadiness(k, wakeIdent)
+		if wake {
+			woken = true
+			continue
+		}
+		if r == 0 {
+			continue
+		}
+		evs[n] = event{fd: int32(k.ident), ready: r}
+		n++
+	}
+	return mergeByFd(evs[:n], s), woken
+}
+
+// kqueue returns write before read as readily as read before write; the
+// merged event still gives Readable first, then Writable.
+func TestKqueueReadAndWriteFiltersMergeReadFirst(t *testing.T) {
+	for _, order := range [][]kqEvent{
+		{{ident: 5, filter: kfWrite}, {ident: 5, filter: kfRead}},
+		{{ident: 5, filter: kfRead}, {ident: 5, filter: kfWrite}},
+		{{ident: 5, filter: kfWrite}, {ident: 0, filter: kfUser}, {ident: 5, filter: kfRead}},
+	} {
+		var s mergeScratch
+		evs, _ := translateBatch(order, -1, &s)
+		if len(evs) != 1 || evs[0].fd != 5 || evs[0].ready != readyRead|readyWrite {
+			t.Fatalf("%+v merged to %+v, want one event for fd 5 with read and write", order, evs)
+		}
+		if evs[0].ready.readHint() == 0 || !evs[0].ready.wantsWritable(Readable|Writable) {
+			t.Fatalf("merged event %+v does not give both callbacks", evs[0])
+		}
+	}
+}
+
+func TestKqueueWakeNotDeliveredAsEvent(t *testing.T) {
+	var s mergeScratch
+	evs, woken := translateBatch([]kqEvent{
+		{ident: 3, filter: kfRead}, {ident: 4, filter: kfRead}, {ident: 3, filter: kfRead},
+	}, 3, &s)
+	if !woken || len(evs) != 1 || evs[0].fd != 4 {
+		t.Fatalf("woken=%v events %+v, want woken and only fd 4", woken, evs)
+	}
+}
+
+func TestMergeByFd(t *testing.T) {
+	ev := func(fd int32, r readiness) event { return event{fd: fd, ready: r} }
+	for _, tc := range []struct {
+		name    string
+		in, out []event
+	}{
+		{"empty", nil, []event{}},
+		{"distinct fds untouched", []event{ev(3, readyRead), ev(1, readyWrite)},
+			[]event{ev(3, readyRead), ev(1, readyWrite)}},
+		{"adjacent pair", []event{ev(4, readyWrite), ev(4, readyRead)},
+			[]event{ev(4, readyRead|readyWrite)}},
+		{"non-adjacent duplicates keep first-seen order", []event{
+			ev(5, readyWrite), ev(7, readyRead), ev(5, readyRead|readyRdHup), ev(9, readyWrite), ev(7, readyWrite|readyHup)},
+			[]event{ev(5, readyWrite|readyRead|readyRdHup), ev(7, readyRead|readyWrite|readyHup), ev(9, readyWrite)}},
+		{"large fd grows the scratch", []event{ev(100000, readyRead), ev(2, readyRead), ev(100000, readyWrite)},
+			[]event{ev(100000, readyRead|readyWrite), ev(2, readyRead)}},
+		{"negative fd passed through", []event{ev(-1, readyRead), ev(-1, readyWrite)},
+			[]event{ev(-1, readyRead), ev(-1, readyWrite)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s mergeScratch
+			got := mergeByFd(slices.Clone(tc.in), &s)
+			if !slices.Equal(got, tc.out) {
+				t.Fatalf("got %+v, want %+v", got, tc.out)
+			}
+		})
+	}
+}
+
+// One batch's fds must not merge into the next batch's events, also when the
+// epoch counter wraps and stamps of long ago would match again.
+func TestMergeByFdBatchesIndependent(t *testing.T) {
+	var s mergeScratch
+	first := mergeByFd([]event{{fd: 8, ready: readyWrite}, {fd: 6, ready: readyRead}}, &s)
+	if len(first) != 2 {
+		t.Fatalf("first batch %+v", first)
+	}
+	second := mergeByFd([]event{{fd: 6, ready: readyWrite}, {fd: 8, ready: readyRead}}, &s)
+	want := []event{{fd: 6, ready: readyWrite}, {fd: 8, ready: readyRead}}
+	if !slices.Equal(second, want) {
+		t.Fatalf("second batch %+v, want %+v", second, want)
+	}
+
+	// The first batch stamped epoch 1; the batch after the wrap is epoch 1
+	// again.
+	s = mergeScratch{}
+	mergeByFd([]event{{fd: 6, ready: readyRead}}, &s)
+	s.epoch = ^uint32(0)
+	got := mergeByFd([]event{{fd: 9, ready: readyWrite}, {fd: 6, ready: readyRead}}, &s)
+	want = []event{{fd: 9, ready: readyWrite}, {fd: 6, ready: readyRead}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("batch after the epoch wrapped: %+v, want %+v", got, want)
+	}
+}
+
+func mergeInput1000() []event {
+	rng := rand.New(rand.NewPCG(1, 2))
+	evs := make([]event, 0, 2000)
+	for fd := range 1000 {
+		evs = append(evs, event{fd: int32(fd), ready: readyRead}, event{fd: int32(fd), ready: readyWrite})
+	}
+	rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+	return evs
+}
+
+func TestMergeByFd1000Fds(t *testing.T) {
+	in := mergeInput1000()
+	var order []int32
+	seen := map[int32]bool{}
+	for _, e := range in {
+		if !seen[e.fd] {
+			seen[e.fd] = true
+			order = append(order, e.fd)
+		}
+	}
+	var s mergeScratch
+	got := mergeByFd(slices.Clone(in), &s)
+	if len(got) != 1000 {
+		t.Fatalf("%d events, want 1000", len(got))
+	}
+	for i, e := range got {
+		if e.fd != order[i] || e.ready != readyRead|readyWrite {
+			t.Fatalf("event %d is %+v, want fd %d with read and write", i, e, order[i])
+		}
+	}
+}
+
+func TestMergeByFdAllocatesNothing(t *testing.T) {
+	in := mergeInput1000()
+	buf := make([]event, len(in))
+	var s mergeScratch
+	copy(buf, in)
+	mergeByFd(buf, &s) // the scratch grows once, to the largest fd
+	n := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		copy(buf, in)
+		n = len(mergeByFd(buf, &s))
+	})
+	if allocs != 0 {
+		t.Fatalf("mergeByFd allocates %v times per batch", allocs)
+	}
+	if n != 1000 {
+		t.Fatalf("merged to %d events, want 1000", n)
+	}
+}
+
+func TestKqueueSleep(t *testing.T) {
+	for _, tc := range []struct {
+		remaining, want time.Duration
+		capped          bool
+	}{
+		{-1, -1, false},
+		{0, 0, false},
+		{time.Millisecond, time.Millisecond, false},
+		{kqueueMaxSleep, kqueueMaxSleep, false},
+		{kqueueMaxSleep + 1, kqueueMaxSleep, true},
+		{1<<63 - 1, kqueueMaxSleep, true},
+	} {
+		d, capped := kqueueSleep(tc.remaining)
+		if d != tc.want || capped != tc.capped {
+			t.Errorf("kqueueSleep(%v) = %v, %v; want %v, %v", tc.remaining, d, capped, tc.want, tc.capped)
+		}
+	}
+}
+
+func TestKqueueRemaining(t *testing.T) {
+	for _, tc := range []struct {
+		timeout, elapsed, want time.Duration
+	}{
+		{-1, time.Hour, -1},
+		{0, 0, 0},
+		{time.Second, 300 * time.Millisecond, 700 * time.Millisecond},
+		{time.Second, 2 * time.Second, 0},
+	} {
+		if got := kqueueRemaining(tc.timeout, tc.elapsed); got != tc.want {
+			t.Errorf("kqueueRemaining(%v, %v) = %v, want %v", tc.timeout, tc.elapsed, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,329 @@
+//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
+
+package mio
+
+import (
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// sockfd is what every socket, connected or listening, has: an fd, its
+// addresses, its pending error and its options.
+type sockfd struct {
+	fdHandle
+}
+
+// stream is a connected (or connecting) stream socket: a sockfd that reads,
+// writes and half-closes.
+type stream struct {
+	sockfd
+	// connErr is a connect failure the loop saw itself (a retried Unix
+	// connect), which the kernel's SO_ERROR does not hold.
+	connErr error
+}
+
+// newSockfd opens a non-blocking, close-on-exec socket.
+func newSockfd(family, typ int) (sockfd, error) {
+	fd, err := sysSocket(family, typ)
+	if err != nil {
+		return sockfd{}, wrapSyscall("socket", err)
+	}
+	return sockfd{fdHandle{fd: fd}}, nil
+}
+
+// Close deregisters the socket from the loop it is registered with, then
+// closes it. A second Close returns ErrClosed and closes nothing.
+func (s *sockfd) Close() error { return s.close() }
+
+// TakeError returns and clears the socket's pending error (SO_ERROR), as an
+// errno that errors.Is recognises; nil when there is none.
+func (s *sockfd) TakeError() error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	errno, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return wrapSyscall("getsockopt", err)
+	}
+	if errno != 0 {
+		return wrapSyscall("connect", unix.Errno(errno))
+	}
+	return nil
+}
+
+// LocalAddr returns the address the socket is bound to.
+func (s *sockfd) LocalAddr() (SockAddr, error) {
+	if s.fd < 0 {
+		return SockAddr{}, ErrClosed
+	}
+	sa, err := unix.Getsockname(s.fd)
+	if err != nil {
+		return SockAddr{}, wrapSyscall("getsockname", err)
+	}
+	return sockAddrFromUnix(sa), nil
+}
+
+func (s *sockfd) setBool(level, opt int, on bool) error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	return wrapSyscall("setsockopt", unix.SetsockoptInt(s.fd, level, opt, v))
+}
+
+// SetReuseAddr sets SO_REUSEADDR: a listener may bind a port that
+// connections in TIME_WAIT still hold. Bind turns it on by default.
+func (s *sockfd) SetReuseAddr(on bool) error {
+	return s.setBool(unix.SOL_SOCKET, unix.SO_REUSEADDR, on)
+}
+
+// SetReusePort sets SO_REUSEPORT: several sockets, typically one per event
+// loop, may bind the same address, and the kernel spreads connections over
+// them.
+func (s *sockfd) SetReusePort(on bool) error {
+	return s.setBool(unix.SOL_SOCKET, unix.SO_REUSEPORT, on)
+}
+
+// SetKeepAlive sets SO_KEEPALIVE.
+func (s *sockfd) SetKeepAlive(on bool) error {
+	return s.setBool(unix.SOL_SOCKET, unix.SO_KEEPALIVE, on)
+}
+
+// SetLinger sets SO_LINGER as Go's net does: sec < 0 restores the default
+// (Close returns at once, the kernel sends what is queued), sec == 0 makes
+// Close discard unsent data and reset the connection, sec > 0 lingers.
+func (s *sockfd) SetLinger(sec int) error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	l := unix.Linger{}
+	if sec >= 0 {
+		l.Onoff, l.Linger = 1, int32(sec)
+	}
+	return wrapSyscall("setsockopt", unix.SetsockoptLinger(s.fd, unix.SOL_SOCKET, unix.SO_LINGER, &l))
+}
+
+// SetRecvBuffer sets SO_RCVBUF, the kernel's receive buffer size in bytes.
+func (s *sockfd) SetRecvBuffer(bytes int) error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	return wrapSyscall("setsockopt", unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes))
+}
+
+// SetSendBuffer sets SO_SNDBUF, the kernel's send buffer size in bytes.
+func (s *sockfd) SetSendBuffer(bytes int) error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	return wrapSyscall("setsockopt", unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes))
+}
+
+// bind binds the socket to addr.
+func (s *sockfd) bind(addr SockAddr) error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	sa, err := addr.sockaddr()
+	if err != nil {
+		return err
+	}
+	if err := unix.Bind(s.fd, sa); err != nil {
+		return fmt.Errorf("mio: bind %s: %w", addr, wrapSyscall("bind", err))
+	}
+	return nil
+}
+
+// bindAcceptor binds s to addr and moves its fd out, leaving s closed, for
+// Bind's handing of a socket over to its acceptor. A registered socket is
+// refused before anything changes: its registration would be left naming
+// the wrong object.
+func (s *sockfd) bindAcceptor(addr SockAddr, reuseAddr bool) (fdHandle, error) {
+	if s.fd < 0 {
+		return fdHandle{}, ErrClosed
+	}
+	if s.owner != nil {
+		return fdHandle{}, fmt.Errorf("mio: bind a registered socket: deregister it first: %w", unix.EBUSY)
+	}
+	if reuseAddr {
+		if err := s.SetReuseAddr(true); err != nil {
+			return fdHandle{}, err
+		}
+	}
+	if err := s.bind(addr); err != nil {
+		return fdHandle{}, err
+	}
+	h := fdHandle{fd: s.fd}
+	s.fd = -1
+	return h, nil
+}
+
+func (s *sockfd) listen(backlog int) error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	return wrapSyscall("listen", unix.Listen(s.fd, backlog))
+}
+
+// accept takes one pending connection as a non-blocking, close-on-exec fd.
+// A connection reset while queued (ECONNABORTED) is skipped, as the peer is
+// already gone.
+func (s *sockfd) accept() (int, error) {
+	if s.fd < 0 {
+		return -1, ErrClosed
+	}
+	for {
+		fd, err := sysAccept(s.fd)
+		switch err {
+		case nil:
+			return fd, nil
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		default:
+			return -1, wrapSyscall("accept", err)
+		}
+	}
+}
+
+// Read reads into p. It returns ErrWouldBlock when no data is there and
+// io.EOF once the peer has closed its side and everything was read.
+func (s *stream) Read(p []byte) (int, error) { return readFd(s.fd, p) }
+
+// Write writes p, as much as the kernel takes. When it takes only part, it
+// returns n < len(p) with ErrWouldBlock: wait for Writable and write the
+// rest. Writing to a closed peer returns EPIPE or ECONNRESET and raises no
+// SIGPIPE.
+func (s *stream) Write(p []byte) (int, error) { return writeFd(s.fd, p, sysSend) }
+
+// PeerAddr returns the address of the connected peer. It fails with ENOTCONN
+// while a connect is in progress.
+func (s *stream) PeerAddr() (SockAddr, error) {
+	if s.fd < 0 {
+		return SockAddr{}, ErrClosed
+	}
+	sa, err := unix.Getpeername(s.fd)
+	if err != nil {
+		return SockAddr{}, wrapSyscall("getpeername", err)
+	}
+	return sockAddrFromUnix(sa), nil
+}
+
+// Shutdown closes one or both directions; see ShutdownHow. Shutting down a
+// socket that is not connected returns ENOTCONN on every system and for
+// every family (Linux itself accepts it silently for Unix sockets). A second
+// Shutdown of the same direction does what the kernel does: nothing, on
+// Linux.
+func (s *stream) Shutdown(how ShutdownHow) error {
+	if s.fd < 0 {
+		return ErrClosed
+	}
+	if _, err := unix.Getpeername(s.fd); err == unix.ENOTCONN {
+		return wrapSyscall("shutdown", err)
+	}
+	var h int
+	switch how {
+	case ShutRead:
+		h = unix.SHUT_RD
+	case ShutWrite:
+		h = unix.SHUT_WR
+	case ShutBoth:
+		h = unix.SHUT_RDWR
+	default:
+		return fmt.Errorf("mio: shutdown %d: %w", how, unix.EINVAL)
+	}
+	return wrapSyscall("shutdown", unix.Shutdown(s.fd, h))
+}
+
+// TakeError returns and clears the pending error: first a connect failure
+// the loop recorded, then the kernel's SO_ERROR.
+func (s *stream) TakeError() error {
+	if err := s.connErr; err != nil {
+		s.connErr = nil
+		return err
+	}
+	return s.sockfd.TakeError()
+}
+
+func (s *stream) setConnectError(err error) { s.connErr = err }
+
+// startConnect issues a non-blocking connect(2) and says how it went.
+func (s *stream) startConnect(addr SockAddr) (connectState, error) {
+	if s.fd < 0 {
+		return 0, ErrClosed
+	}
+	sa, err := addr.sockaddr()
+	if err != nil {
+		return 0, err
+	}
+	for {
+		switch err := unix.Connect(s.fd, sa); err {
+		case nil:
+			return connectDone, nil
+		case unix.EINPROGRESS:
+			return connectInProgress, nil
+		case unix.EAGAIN:
+			if addr.IsUnix() {
+				return connectRetry, nil
+			}
+			return 0, fmt.Errorf("mio: connect %s: %w", addr, wrapSyscall("connect", err))
+		case unix.EINTR:
+			// The connect goes on in the background; its result comes as
+			// write readiness like any other in-progress connect.
+			return connectInProgress, nil
+		default:
+			return 0, fmt.Errorf("mio: connect %s: %w", addr, wrapSyscall("connect", err))
+		}
+	}
+}
+
+// readFd reads once, mapping the orderly end of stream to io.EOF and
+// retrying EINTR. It allocates nothing, also on ErrWouldBlock.
+func readFd(fd int, p []byte) (int, error) {
+	if fd < 0 {
+		return 0, ErrClosed
+	}
+	for {
+		n, err := unix.Read(fd, p)
+		switch {
+		case err == nil && n == 0 && len(p) > 0:
+			return 0, io.EOF
+		case err == nil:
+			return n, nil
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, ErrWouldBlock
+		default:
+			return 0, wrapSyscall("read", err)
+		}
+	}
+}
+
+// writeFd writes all of p or until the kernel refuses more, with send doing
+// one write.
+func writeFd(fd int, p []byte, send func(fd int, p []byte) (int, error)) (int, error) {
+	if fd < 0 {
+		return 0, ErrClosed
+	}
+	written := 0
+	for written < len(p) {
+		n, err := send(fd, p[written:])
+		if n > 0 {
+			written += n
+		}
+		switch err {
+		case nil:
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return written, ErrWouldBlock
+		default:
+			return written, wrapSyscall("write", err)
+		}
+	}
+	return written, nil
+}

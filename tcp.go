@@ -1,0 +1,68 @@
+//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
+
+package mio
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// TCPSocket is a non-blocking, close-on-exec TCP socket: a client to be
+// connected with EventLoop.Connect, or a connection from TCPAcceptor.Accept.
+// Like all the library's types it is used from one goroutine at a time.
+type TCPSocket struct {
+	stream
+}
+
+// TCPAcceptor is a TCP socket bound to an address, ready for
+// EventLoop.Listen, that accepts connections.
+type TCPAcceptor struct {
+	sockfd
+}
+
+// NewTCPSocketV4 opens an IPv4 TCP socket.
+func NewTCPSocketV4() (*TCPSocket, error) { return newTCPSocket(unix.AF_INET) }
+
+// NewTCPSocketV6 opens an IPv6 TCP socket.
+func NewTCPSocketV6() (*TCPSocket, error) { return newTCPSocket(unix.AF_INET6) }
+
+func newTCPSocket(family int) (*TCPSocket, error) {
+	s, err := newSockfd(family, unix.SOCK_STREAM)
+	if err != nil {
+		return nil, err
+	}
+	return &TCPSocket{stream{sockfd: s}}, nil
+}
+
+// SetNoDelay sets TCP_NODELAY: small writes go out at once instead of
+// waiting to be coalesced (Nagle's algorithm).
+func (s *TCPSocket) SetNoDelay(on bool) error {
+	return s.setBool(unix.IPPROTO_TCP, unix.TCP_NODELAY, on)
+}
+
+// Bind binds the socket to addr and turns it into an acceptor, as early
+// mio's bind did: s is closed afterwards and its fd belongs to the returned
+// TCPAcceptor. SO_REUSEADDR is turned on first, as Go's net does, so a
+// restarted server can bind a port that old connections hold in TIME_WAIT.
+// Port 0 asks the kernel for a free port; LocalAddr says which.
+func (s *TCPSocket) Bind(addr SockAddr) (*TCPAcceptor, error) {
+	if !addr.IsInet() {
+		return nil, fmt.Errorf("mio: bind TCP socket to %s: not an IP address: %w", addr, unix.EAFNOSUPPORT)
+	}
+	h, err := s.bindAcceptor(addr, true)
+	if err != nil {
+		return nil, err
+	}
+	return &TCPAcceptor{sockfd{h}}, nil
+}
+
+// Accept takes one pending connection. It returns ErrWouldBlock when none
+// is pending: with the default edge-triggered Listen, call it until then.
+func (a *TCPAcceptor) Accept() (*TCPSocket, error) {
+	fd, err := a.accept()
+	if err != nil {
+		return nil, err
+	}
+	return &TCPSocket{stream{sockfd: sockfd{fdHandle{fd: fd}}}}, nil
+}

@@ -1,0 +1,74 @@
+//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
+
+package mio
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// UnixSocket is a non-blocking, close-on-exec Unix stream socket: a client
+// to be connected with EventLoop.Connect, or a connection from
+// UnixAcceptor.Accept.
+type UnixSocket struct {
+	stream
+}
+
+// UnixAcceptor is a Unix stream socket bound to a path or an abstract name,
+// ready for EventLoop.Listen, that accepts connections.
+type UnixAcceptor struct {
+	sockfd
+	// path is the file Bind created, removed again by Close, as Go's net
+	// does for the listeners it creates. Empty for abstract names.
+	path string
+}
+
+// NewUnixSocket opens a Unix stream socket.
+func NewUnixSocket() (*UnixSocket, error) {
+	s, err := newSockfd(unix.AF_UNIX, unix.SOCK_STREAM)
+	if err != nil {
+		return nil, err
+	}
+	return &UnixSocket{stream{sockfd: s}}, nil
+}
+
+// Bind binds the socket to addr and turns it into an acceptor: s is closed
+// afterwards and its fd belongs to the returned UnixAcceptor. A path too
+// long for the kernel is an error, never truncated; an existing file at the
+// path gives EADDRINUSE.
+func (s *UnixSocket) Bind(addr SockAddr) (*UnixAcceptor, error) {
+	if !addr.IsUnix() {
+		return nil, fmt.Errorf("mio: bind Unix socket to %s: not a Unix address: %w", addr, unix.EAFNOSUPPORT)
+	}
+	h, err := s.bindAcceptor(addr, false)
+	if err != nil {
+		return nil, err
+	}
+	acc := &UnixAcceptor{sockfd: sockfd{h}}
+	if !addr.IsAbstract() {
+		acc.path = addr.Path()
+	}
+	return acc, nil
+}
+
+// Accept takes one pending connection. It returns ErrWouldBlock when none
+// is pending.
+func (a *UnixAcceptor) Accept() (*UnixSocket, error) {
+	fd, err := a.accept()
+	if err != nil {
+		return nil, err
+	}
+	return &UnixSocket{stream{sockfd: sockfd{fdHandle{fd: fd}}}}, nil
+}
+
+// Close deregisters and closes the acceptor and removes the socket file
+// that Bind created.
+func (a *UnixAcceptor) Close() error {
+	err := a.close()
+	if err == nil && a.path != "" {
+		unix.Unlink(a.path)
+		a.path = ""
+	}
+	return err
+}
