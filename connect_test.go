@@ -425,3 +425,32 @@ func TestListenAndConnectRejectBadUse(t *testing.T) {
 	}
 	_ = unix.EAGAIN
 }
+
+// Listen with a backlog of 0 asks for the system's maximum, not a queue of
+// one: 16 Unix connects all find room without anyone accepting.
+func TestListenZeroBacklogMeansMaximum(t *testing.T) {
+	s, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := UnixAddr(filepath.Join(t.TempDir(), "zero.sock"))
+	acc, err := s.Bind(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
+	l := newLoop(t)
+	if err := l.Listen(acc, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 16 {
+		c, err := NewUnixSocket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if state, err := c.startConnect(addr); err != nil || state != connectDone {
+			t.Fatalf("connect %d to a listener with backlog 0: state %d, %v; want an immediate connection", i, state, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package mio
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,7 +78,8 @@ func (s *sockfd) setBool(level, opt int, on bool) error {
 }
 
 // SetReuseAddr sets SO_REUSEADDR: a listener may bind a port that
-// connections in TIME_WAIT still hold. Bind turns it on by default.
+// connections in TIME_WAIT still hold. TCPSocket.Bind always turns it on,
+// as Go's net does for its listeners.
 func (s *sockfd) SetReuseAddr(on bool) error {
 	return s.setBool(unix.SOL_SOCKET, unix.SO_REUSEADDR, on)
 }
@@ -163,9 +165,15 @@ func (s *sockfd) bindAcceptor(addr SockAddr, reuseAddr bool) (fdHandle, error) {
 	return h, nil
 }
 
+// listen starts listening. A backlog <= 0 asks for the system's maximum:
+// Linux and the BSDs clamp a larger value to their somaxconn, whereas zero
+// itself would leave a queue of about one.
 func (s *sockfd) listen(backlog int) error {
 	if s.fd < 0 {
 		return ErrClosed
+	}
+	if backlog <= 0 {
+		backlog = math.MaxInt32
 	}
 	return wrapSyscall("listen", unix.Listen(s.fd, backlog))
 }

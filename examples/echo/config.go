@@ -1,0 +1,92 @@
+//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"strconv"
+	"strings"
+
+	"github.com/miogo/mio"
+)
+
+// Defaults of the command-line flags.
+const (
+	defaultAddr    = "127.0.0.1:7000"
+	defaultLoops   = 1
+	defaultBufSize = 64 << 10
+
+	// maxBufSize keeps a typo in -buf from reserving gigabytes per
+	// connection.
+	maxBufSize = 1 << 30
+)
+
+// config is what a server is built from.
+type config struct {
+	addr    string      // any form mio.ParseSockAddr reads
+	loops   int         // event loops, each with its own acceptor
+	bufSize int         // bytes buffered per connection
+	log     *log.Logger // diagnostics; nil logs to standard error
+}
+
+// sockAddr checks cfg and returns the address to bind.
+func (cfg config) sockAddr() (mio.SockAddr, error) {
+	if cfg.loops < 1 {
+		return mio.SockAddr{}, fmt.Errorf("-loops %d: need at least one loop", cfg.loops)
+	}
+	if cfg.bufSize < 1 || cfg.bufSize > maxBufSize {
+		return mio.SockAddr{}, fmt.Errorf("-buf %d: want 1 byte to %d MiB", cfg.bufSize, maxBufSize>>20)
+	}
+	addr, err := mio.ParseSockAddr(cfg.addr)
+	if err != nil {
+		return mio.SockAddr{}, fmt.Errorf("-addr: %w", err)
+	}
+	if addr.IsUnix() && cfg.loops > 1 {
+		return mio.SockAddr{}, fmt.Errorf("-loops %d with %s: several loops share one address through SO_REUSEPORT, which Unix sockets lack; use a TCP address or -loops 1",
+			cfg.loops, addr)
+	}
+	return addr, nil
+}
+
+// byteSize is a flag value for a size in bytes, written as a number with an
+// optional binary suffix: "65536", "64K", "64KiB", "1M", "1MiB".
+type byteSize int
+
+var sizeSuffixes = []struct {
+	suffix string
+	shift  uint
+}{
+	{"kib", 10}, {"mib", 20}, {"k", 10}, {"m", 20}, {"b", 0},
+}
+
+// Set parses s; it is called by the flag package.
+func (b *byteSize) Set(s string) error {
+	num, shift := strings.TrimSpace(s), uint(0)
+	lower := strings.ToLower(num)
+	for _, u := range sizeSuffixes {
+		if strings.HasSuffix(lower, u.suffix) {
+			num, shift = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseUint(num, 10, 32)
+	if err != nil || n<<shift > maxBufSize {
+		return errors.New("want a number of bytes up to 1GiB, optionally with a K, KiB, M or MiB suffix")
+	}
+	*b = byteSize(n << shift)
+	return nil
+}
+
+// String writes the size the way Set reads it back.
+func (b *byteSize) String() string {
+	switch n := int(*b); {
+	case n != 0 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n != 0 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	default:
+		return strconv.Itoa(n)
+	}
+}

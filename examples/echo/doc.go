@@ -1,0 +1,34 @@
+// Command echo is an echo server built on mio's event loop: every byte a
+// client sends comes back to it, in order, until the client closes its
+// side.
+//
+// Usage:
+//
+//	go run ./examples/echo [-addr 127.0.0.1:7000] [-loops 1] [-buf 64KiB]
+//
+// -addr takes any form mio.ParseSockAddr reads: "127.0.0.1:7000",
+// "[::1]:7000", "unix:/path/to/sock" or "unix:@name" (a Linux abstract
+// name). Port 0 asks the kernel for a free port. The default is
+// 127.0.0.1:7000, loopback only, so that trying the example exposes
+// nothing to the network.
+//
+// -loops N runs N event loops, each on its own goroutine with its own
+// acceptor bound to the same TCP address with SO_REUSEPORT, so the kernel
+// spreads connections over them. Unix sockets have no SO_REUSEPORT, so
+// they take one loop only.
+//
+// -buf is the buffer each connection has for data read but not yet
+// written back ("16KiB", "1MiB" or a number of bytes). When it is full the
+// server stops reading from that client until writing drains it, so a
+// client that sends without reading is slowed down by TCP flow control
+// rather than growing the server's memory.
+//
+// Once listening, echo prints one line on standard output:
+//
+//	echo: listening on 127.0.0.1:7000 with 1 loop(s)
+//
+// naming the address actually bound (with the port the kernel chose for
+// port 0). SIGINT (Ctrl-C) or SIGTERM stops every loop, closes every
+// connection and acceptor, and exits with status 0. Diagnostics go to
+// standard error.
+package main
