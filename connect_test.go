@@ -292,7 +292,7 @@ func TestConnectUnixRetryFailureReported(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("EAGAIN from a Unix connect is Linux behaviour")
 	}
-	acc, addr := listeningUnix(t, 0)
+	acc, addr := listeningUnix(t, 1)
 	l := newLoop(t)
 	w := newWatcher(t, 0)
 	var last Token
