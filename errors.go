@@ -28,6 +28,13 @@ var ErrRegistered = errors.New("mio: fd is already registered")
 // this loop does not have registered.
 var ErrNotRegistered = errors.New("mio: fd is not registered")
 
+// ErrTruncated is returned by RecvFrom and Recv of the datagram sockets
+// when a datagram was longer than the buffer: the buffer is full (n ==
+// len(p)) and the rest of the datagram is gone, as the kernel discards it.
+// It is returned bare, so errors.Is(err, ErrTruncated) and err ==
+// ErrTruncated both hold and reporting it costs no allocation.
+var ErrTruncated = errors.New("mio: datagram truncated: it was longer than the receive buffer")
+
 // ErrUnsupported is returned by NewEventLoop on systems with neither epoll
 // nor kqueue. It matches errors.ErrUnsupported.
 var ErrUnsupported = &unsupportedError{goos: runtime.GOOS}
