@@ -193,6 +193,7 @@ func TestTimeoutLatenessMedian(t *testing.T) {
 	if late[0] < 0 {
 		t.Fatalf("a timeout fired %v early", -late[0])
 	}
+	t.Logf("lateness over %d timeouts of %v: min %v, median %v, max %v", samples, delay, late[0], late[samples/2], late[samples-1])
 	if median := late[samples/2]; median > time.Millisecond {
 		t.Fatalf("median lateness %v over %d timeouts of %v, want under 1ms (sorted: %v)", median, samples, delay, late)
 	}
