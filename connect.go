@@ -105,8 +105,10 @@ func (l *EventLoop[M]) retryConnects() {
 	kept := l.retries[:0]
 	for _, r := range l.retries {
 		s := l.reg.lookup(r.fd)
-		if s == nil || !s.deferred {
-			continue // closed or deregistered while waiting
+		// Closed or deregistered while waiting; a closed socket's number
+		// may already belong to a new socket waiting here too.
+		if s == nil || !s.deferred || r.sock.Fd() != r.fd {
+			continue
 		}
 		if r.due > now || l.retryConnect(&r, s, now) {
 			kept = append(kept, r)

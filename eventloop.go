@@ -70,23 +70,25 @@ type EventLoop[M any] struct {
 	timers timerQueue
 	notify *notifyQueue[M]
 	sender *Sender[M]
+	busy   bool // the last poll found events; see poll
 
 	// injected holds events the loop makes itself (a retried connect that
 	// failed), delivered after the next poll; spare is its double buffer.
 	injected, spare []event
 	retries         []pendingConnect
 
-	running  atomic.Bool
 	stopping atomic.Bool
-	// closeAtExit is set by a Close that found the loop running; Run
-	// releases the loop when it returns.
-	closeAtExit atomic.Bool
+	running  atomic.Bool // written only under stateMu; read freely
 
-	// wakeMu orders wake-ups from other goroutines against Close, so that no
-	// wake-up is ever written to a closed fd number that may have been
-	// reused.
-	wakeMu sync.RWMutex
-	closed bool
+	// stateMu orders the loop's life cycle across goroutines: Run and
+	// RunOnce starting and ending, Close, and wake-ups, so that a Close
+	// racing a starting Run never frees what Run is about to use, and no
+	// wake-up is written to a closed fd number that may have been reused.
+	stateMu sync.RWMutex
+	closed  bool
+	// closeAtExit is set by a Close that found the loop running; the Run
+	// or RunOnce in progress releases the loop as it returns.
+	closeAtExit bool
 }
 
 // NewEventLoop opens the platform's poller (epoll or kqueue) and a wake-up
@@ -142,12 +144,15 @@ func (l *EventLoop[M]) RunOnce(h Handler[M], timeout time.Duration) error {
 }
 
 func (l *EventLoop[M]) enter() error {
-	if l.isClosed() {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	switch {
+	case l.closed || l.closeAtExit:
 		return ErrClosed
-	}
-	if !l.running.CompareAndSwap(false, true) {
+	case l.running.Load():
 		return errRunning
 	}
+	l.running.Store(true)
 	return nil
 }
 
@@ -155,8 +160,13 @@ func (l *EventLoop[M]) enter() error {
 // that was asked for while the loop was running.
 func (l *EventLoop[M]) exit() {
 	l.stopping.Store(false)
+	l.stateMu.Lock()
 	l.running.Store(false)
-	if l.closeAtExit.Swap(false) {
+	release := l.closeAtExit
+	l.closeAtExit = false
+	l.closed = l.closed || release
+	l.stateMu.Unlock()
+	if release {
 		l.release()
 	}
 }
@@ -177,30 +187,32 @@ func (l *EventLoop[M]) IsRunning() bool { return l.running.Load() }
 // happens as Run returns. A second Close returns ErrClosed.
 func (l *EventLoop[M]) Close() error {
 	l.notify.close() // Sends fail from now on, also while Run winds down
+	l.stateMu.Lock()
+	if l.closed || l.closeAtExit {
+		l.stateMu.Unlock()
+		return ErrClosed
+	}
 	if l.running.Load() {
-		if l.isClosed() || l.closeAtExit.Swap(true) {
-			return ErrClosed
-		}
-		l.Shutdown()
+		l.closeAtExit = true
+		l.stopping.Store(true)
+		l.poller.wake() // still open: only exit releases it now
+		l.stateMu.Unlock()
 		return nil
 	}
+	l.closed = true
+	l.stateMu.Unlock()
 	return l.release()
 }
 
 func (l *EventLoop[M]) isClosed() bool {
-	l.wakeMu.RLock()
-	defer l.wakeMu.RUnlock()
+	l.stateMu.RLock()
+	defer l.stateMu.RUnlock()
 	return l.closed
 }
 
+// release frees what the loop holds. The caller has marked the loop closed,
+// so nothing else uses the poller any more.
 func (l *EventLoop[M]) release() error {
-	l.wakeMu.Lock()
-	if l.closed {
-		l.wakeMu.Unlock()
-		return ErrClosed
-	}
-	l.closed = true
-	l.wakeMu.Unlock()
 	// Handles registered here must not call back into a closed loop.
 	l.reg.forEachHandle(func(h *fdHandle) { h.owner = nil })
 	l.reg = registry{}
@@ -213,8 +225,8 @@ func (l *EventLoop[M]) release() error {
 
 // wake interrupts the poller's sleep, unless the loop is closed.
 func (l *EventLoop[M]) wake() error {
-	l.wakeMu.RLock()
-	defer l.wakeMu.RUnlock()
+	l.stateMu.RLock()
+	defer l.stateMu.RUnlock()
 	if l.closed {
 		return ErrClosed
 	}
@@ -228,7 +240,7 @@ func (l *EventLoop[M]) now() int64 { return int64(time.Since(l.base)) }
 // iterate is one turn of the loop: poll, dispatch I/O, fire the timeouts
 // that were due, and tick.
 func (l *EventLoop[M]) iterate(h Handler[M], timeout time.Duration) error {
-	n, _, err := l.poller.wait(l.events, l.pollTimeout(timeout))
+	n, err := l.poll(timeout)
 	if err != nil {
 		return wrapSyscall("poll", err)
 	}
@@ -247,6 +259,27 @@ func (l *EventLoop[M]) iterate(h Handler[M], timeout time.Duration) error {
 		t.Tick(l)
 	}
 	return nil
+}
+
+// poll fetches the next batch of events. After a poll that found some, it
+// first looks again without blocking: under load there usually are more,
+// and a poll that cannot block is the cheaper system call. Only when that
+// finds nothing does it work out how long it may sleep.
+func (l *EventLoop[M]) poll(timeout time.Duration) (int, error) {
+	if l.busy {
+		n, _, err := l.poller.wait(l.events, 0)
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	wait := l.pollTimeout(timeout)
+	if wait == 0 && l.busy {
+		l.busy = false
+		return 0, nil // the look just taken was this poll
+	}
+	n, _, err := l.poller.wait(l.events, wait)
+	l.busy = n > 0
+	return n, err
 }
 
 // pollTimeout shortens the caller's timeout to the next thing the loop

@@ -2,8 +2,6 @@
 
 package mio
 
-import "golang.org/x/sys/unix"
-
 // PipeReader is the read end of a non-blocking, close-on-exec pipe.
 type PipeReader struct {
 	fdHandle
@@ -36,7 +34,7 @@ func (p *PipeReader) Close() error { return p.close() }
 // has no MSG_NOSIGNAL: the kernel also raises SIGPIPE, which the Go runtime
 // ignores for fds other than 1 and 2 (unless the program asked os/signal
 // for SIGPIPE, when it is delivered there too).
-func (p *PipeWriter) Write(b []byte) (int, error) { return writeFd(p.fd, b, unix.Write) }
+func (p *PipeWriter) Write(b []byte) (int, error) { return writeFd(p.fd, b, sysWrite) }
 
 // Close deregisters and closes the write end. A second Close returns
 // ErrClosed.

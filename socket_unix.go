@@ -3,6 +3,7 @@
 package mio
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -185,28 +186,45 @@ func (s *sockfd) accept() (int, error) {
 	if s.fd < 0 {
 		return -1, ErrClosed
 	}
-	for {
-		fd, err := sysAccept(s.fd)
-		switch err {
-		case nil:
-			return fd, nil
-		case unix.EINTR, unix.ECONNABORTED:
-			continue
-		default:
-			return -1, wrapSyscall("accept", err)
-		}
-	}
+	return acceptOrShed(s.fd)
 }
 
 // Read reads into p. It returns ErrWouldBlock when no data is there and
 // io.EOF once the peer has closed its side and everything was read.
-func (s *stream) Read(p []byte) (int, error) { return readFd(s.fd, p) }
+func (s *stream) Read(p []byte) (int, error) {
+	n, err := readFd(s.fd, p)
+	if err != nil && err != ErrWouldBlock && err != io.EOF {
+		s.keepConnectError(err)
+	}
+	return n, err
+}
+
+// keepConnectError remembers an error that only a failed connection gives.
+// The read or write that returned it took it from SO_ERROR, and TakeError
+// at the connect's Writable must still report it: on loopback a refusal
+// often arrives before the handler's Readable reads.
+func (s *stream) keepConnectError(err error) {
+	var errno unix.Errno
+	if s.connErr != nil || !errors.As(err, &errno) {
+		return
+	}
+	switch errno {
+	case unix.ECONNREFUSED, unix.ETIMEDOUT, unix.EHOSTUNREACH, unix.ENETUNREACH:
+		s.connErr = err
+	}
+}
 
 // Write writes p, as much as the kernel takes. When it takes only part, it
 // returns n < len(p) with ErrWouldBlock: wait for Writable and write the
 // rest. Writing to a closed peer returns EPIPE or ECONNRESET and raises no
 // SIGPIPE.
-func (s *stream) Write(p []byte) (int, error) { return writeFd(s.fd, p, sysSend) }
+func (s *stream) Write(p []byte) (int, error) {
+	n, err := writeFd(s.fd, p, sysSend)
+	if err != nil && err != ErrWouldBlock {
+		s.keepConnectError(err)
+	}
+	return n, err
+}
 
 // PeerAddr returns the address of the connected peer. It fails with ENOTCONN
 // while a connect is in progress.
@@ -296,7 +314,7 @@ func readFd(fd int, p []byte) (int, error) {
 		return 0, ErrClosed
 	}
 	for {
-		n, err := unix.Read(fd, p)
+		n, err := sysRead(fd, p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
 			return 0, io.EOF

@@ -16,9 +16,3 @@ func sysPipe() (r, w int, err error) {
 	err = unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC)
 	return p[0], p[1], err
 }
-
-// sysSend writes with MSG_NOSIGNAL, so a closed peer gives EPIPE and no
-// SIGPIPE.
-func sysSend(fd int, p []byte) (int, error) {
-	return unix.SendmsgN(fd, p, nil, nil, unix.MSG_NOSIGNAL)
-}

@@ -59,6 +59,18 @@ func (s *TCPSocket) Bind(addr SockAddr) (*TCPAcceptor, error) {
 
 // Accept takes one pending connection. It returns ErrWouldBlock when none
 // is pending: with the default edge-triggered Listen, call it until then.
+// A connection reset while it was queued (ECONNABORTED) is skipped.
+//
+// When the process or the system is out of file descriptors (EMFILE,
+// ENFILE), the kernel leaves connections queued, so a level-triggered
+// acceptor would be reported again on every poll and an edge-triggered one
+// with a full queue never again. Accept therefore keeps one descriptor in
+// reserve for the whole process, opened by the first Accept: it releases it,
+// accepts and at once closes the pending connections (at most 4096), so
+// their clients see the connection end instead of waiting, takes the reserve
+// again and returns an error matching errors.Is(err, syscall.EMFILE) (or
+// ENFILE). Treat it like ErrWouldBlock: stop accepting until the next
+// Readable, and free descriptors if you can.
 func (a *TCPAcceptor) Accept() (*TCPSocket, error) {
 	fd, err := a.accept()
 	if err != nil {
