@@ -1,0 +1,76 @@
+package main
+
+import (
+	"math"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestSummarize(t *testing.T) {
+	s := summarize([]float64{3, 1, 2})
+	if s.Med != 2 || s.Min != 1 || s.Max != 3 || s.N != 3 {
+		t.Errorf("odd: %+v", s)
+	}
+	s = summarize([]float64{4, 1, 3, 2})
+	if s.Med != 2.5 || s.Min != 1 || s.Max != 4 {
+		t.Errorf("even: %+v", s)
+	}
+	if s := summarize(nil); s.N != 0 || !math.IsNaN(s.Med) {
+		t.Errorf("empty: %+v", s)
+	}
+}
+
+// The ratio to the baseline is taken round by round: a round that is slow
+// for everyone does not move it.
+func TestRatioPairsRounds(t *testing.T) {
+	run := func(round int, ns float64) result { return result{Round: round, ServerNsPerMsg: ns, Msgs: 1} }
+	base := &cell{runs: map[int]result{1: run(1, 100), 2: run(2, 200), 3: run(3, 100)}}
+	c := &cell{runs: map[int]result{1: run(1, 150), 2: run(2, 300), 3: run(3, 150), 4: run(4, 999)}}
+	r := ratio(c, base, cpuPerMsg)
+	near := func(v float64) bool { return math.Abs(v-1.5) < 1e-9 }
+	if r.N != 3 || !near(r.Med) || !near(r.Min) || !near(r.Max) {
+		t.Errorf("ratio = %+v, want 1.5 over 3 rounds", r)
+	}
+}
+
+func TestReadMicro(t *testing.T) {
+	const out = `goos: linux
+BenchmarkMioRead64     	   91087	      2987 ns/op	       0 B/op	       0 allocs/op
+BenchmarkMioDispatch64-2 	   23943	     10065 ns/op	       157.3 ns/event	       0 B/op	       0 allocs/op
+PASS
+`
+	path := t.TempDir() + "/micro.txt"
+	if err := writeFile(path, out); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := readMicro(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].Name != "MioRead64" || ms[0].NsPerOp != 2987 || !ms[0].HasAllocs ||
+		ms[1].Name != "MioDispatch64" || ms[1].NsPerEvent != 157.3 {
+		t.Errorf("readMicro = %+v", ms)
+	}
+}
+
+func TestReportMentionsEveryServer(t *testing.T) {
+	var rs []result
+	for round := 1; round <= 3; round++ {
+		for i, s := range []string{"mio", "gnet", "cfloor"} {
+			rs = append(rs, result{Server: s, Workload: "W1", Round: round, Conns: 50, Active: 50,
+				Size: 64, Depth: 1, Msgs: 1000, MsgsPerS: 1e5, ServerNsPerMsg: float64(1000 * (i + 1)), P50us: 10})
+		}
+	}
+	d := newDataset(rs, map[string]string{"servers": "mio gnet cfloor", "workloads": "W1", "mode": "quick"})
+	var b strings.Builder
+	writeReport(&b, d, map[string]string{"mode": "quick"}, nil, false)
+	for _, want := range []string{"| **mio** | 1.00 (1.00–1.00) | 1.00×", "| gnet | 2.00 (2.00–2.00) | 2.00×",
+		"ping-pong 64 B over 50 connections", "| mio CPU/msg ≤ 1.25 × C floor | W1 | 0.33 × | met |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
