@@ -232,7 +232,9 @@ func panel(img *image.RGBA, area image.Rectangle, title string, rows []row, k in
 				c = color.RGBA{200, 0, 0, 255}
 			}
 			s := strconv.FormatFloat(ratio, 'f', 2, 64)
-			text(img, bx+(barW-2-textWidth(s, 1))/2, yOf(v)-12, 1, c, s)
+			// Every other label a line higher, so that neighbours of
+			// about the same height do not overlap.
+			text(img, bx+(barW-2-textWidth(s, 1))/2, yOf(v)-12-10*(i%2), 1, c, s)
 		}
 		name := strings.ToUpper(r.test)
 		text(img, plot.Min.X+g*groupW+(groupW-textWidth(name, 1))/2, plot.Max.Y+8, 1, black, name)
