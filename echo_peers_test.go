@@ -34,6 +34,7 @@ func startLoopEchoServer(t *testing.T) (SockAddr, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	setSmallRecvBuffer(t, acc)
 	if err := l.Listen(acc, 128, listenerToken); err != nil {
 		t.Fatal(err)
 	}

@@ -95,11 +95,6 @@ func (h *echoHandler) accept(l *EventLoop[int]) {
 			h.t.Errorf("accept: %v", err)
 			return
 		}
-		// A small fixed receive buffer (which also stops the kernel's
-		// autotuning) makes the large message outgrow the buffers.
-		if err := sock.(interface{ SetRecvBuffer(int) error }).SetRecvBuffer(echoBufSize); err != nil {
-			h.t.Errorf("SetRecvBuffer: %v", err)
-		}
 		tok := serverBase + h.next
 		h.next++
 		h.conns[tok] = &echoConn{sock: sock, buf: make([]byte, 0, echoBufSize)}
@@ -241,6 +236,21 @@ func (a unixAcc) acceptOne() (Socket, error) { return a.Accept() }
 
 // echoMessages is what each client sends: small messages around one that
 // is far larger than any socket buffer.
+// setSmallRecvBuffer gives the connections acc will accept a small fixed
+// receive buffer (which also stops the kernel's autotuning), so the large
+// message outgrows the buffers. It is set on the listening socket because
+// tcp(7) asks for it before listen: shrinking an accepted connection's
+// buffer below the window it already advertised makes Linux drop data it
+// had invited (RcvPruned, TCPRcvQDrop in nstat), and the sender's
+// retransmissions back off exponentially, which stalled the echo tests for
+// tens of seconds now and then.
+func setSmallRecvBuffer(t testing.TB, acc Acceptor) {
+	t.Helper()
+	if err := acc.(interface{ SetRecvBuffer(int) error }).SetRecvBuffer(echoBufSize); err != nil {
+		t.Fatalf("SetRecvBuffer: %v", err)
+	}
+}
+
 func echoMessages(seed uint64) []byte {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	big := make([]byte, 4<<20)
@@ -259,6 +269,7 @@ func runEcho(t *testing.T, acc Acceptor, accOne interface{ acceptOne() (Socket, 
 	l := newLoop(t)
 	const clients = 6
 	h := &echoHandler{t: t, acc: accOne, conns: map[Token]*echoConn{}, clients: map[Token]*echoClient{}}
+	setSmallRecvBuffer(t, acc)
 	if err := l.Listen(acc, 128, listenerToken); err != nil {
 		t.Fatal(err)
 	}
