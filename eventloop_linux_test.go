@@ -1,7 +1,10 @@
 package mio
 
 import (
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +19,11 @@ func TestLoopFdsAreCloseOnExecAndReleased(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, fd := range []int{l.poller.epfd, l.poller.wakefd} {
+		fds := []int{l.poller.epfd, l.poller.wakefd}
+		if l.poller.parkConn != nil {
+			l.poller.parkConn.Control(func(fd uintptr) { fds = append(fds, int(fd)) })
+		}
+		for _, fd := range fds {
 			flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 			if err != nil || flags&unix.FD_CLOEXEC == 0 {
 				t.Fatalf("fd %d is not close-on-exec (flags %#x, %v)", fd, flags, err)
@@ -31,42 +38,146 @@ func TestLoopFdsAreCloseOnExecAndReleased(t *testing.T) {
 	}
 }
 
-// Signals aimed at the very thread sleeping in epoll_pwait2 make it return
-// EINTR; the loop must sleep on for what is left and report no error.
+// Signals aimed at the very thread that runs the loop, while it sleeps in
+// epoll_pwait2 or parked in Go's netpoller, must not end the sleep early
+// nor surface as an error: after EINTR the loop sleeps on for what is left.
 func TestEINTRIsRetriedWithRemainingTimeout(t *testing.T) {
-	l := newLoop(t)
-	const timeout = 150 * time.Millisecond
-	tid := make(chan int)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		target := <-tid
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	for _, blocking := range []bool{false, true} {
+		name := map[bool]string{false: "parked", true: "blocking"}[blocking]
+		t.Run(name, func(t *testing.T) {
+			l := newLoop(t)
+			if blocking {
+				blockInKernel(l)
 			}
-			unix.Tgkill(unix.Getpid(), target, unix.SIGURG)
-			runtime.Gosched()
+			const timeout = 150 * time.Millisecond
+			tid := make(chan int)
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				target := <-tid
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					unix.Tgkill(unix.Getpid(), target, unix.SIGURG)
+					runtime.Gosched()
+				}
+			}()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			tid <- unix.Gettid()
+			start := time.Now()
+			err := l.RunOnce(&recorder{}, timeout)
+			elapsed := time.Since(start)
+			close(stop)
+			wg.Wait()
+			if err != nil {
+				t.Fatalf("RunOnce under signals: %v", err)
+			}
+			if elapsed < timeout {
+				t.Fatalf("RunOnce under signals returned after %v, before its %v timeout", elapsed, timeout)
+			}
+		})
+	}
+}
+
+// blockInKernel makes l's poller sleep in epoll_pwait2, as it does when Go's
+// netpoller would not take its epoll fd.
+func blockInKernel(l *EventLoop[int]) {
+	p := l.poller
+	if p.park != nil {
+		p.park.Close()
+	}
+	p.park, p.parkConn = nil, nil
+}
+
+// An idle loop parks its goroutine in Go's netpoller, so no thread of the
+// process sits in a system call on the loop's epoll fd (which would keep
+// sysmon waking and handing the loop's P to other threads); with parking
+// off, the loop's thread is seen blocked in epoll_pwait2 on it.
+func TestIdleLoopParksInGoNetpoller(t *testing.T) {
+	for _, blocking := range []bool{false, true} {
+		name := map[bool]string{false: "parked", true: "blocking"}[blocking]
+		t.Run(name, func(t *testing.T) {
+			l := newLoop(t)
+			if blocking {
+				if !hasPwait2.Load() {
+					t.Skip("without epoll_pwait2 the loop blocks in epoll_wait, whose number varies by architecture")
+				}
+				blockInKernel(l)
+			} else if l.poller.parkConn == nil {
+				t.Fatal("Go's netpoller did not take the loop's epoll fd")
+			}
+			done := make(chan error, 1)
+			go func() { done <- l.Run(&recorder{}) }()
+			defer func() {
+				l.Shutdown()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}()
+			asleep := func() bool { return goroutineParkedIn("(*poller).parkWait") }
+			if blocking {
+				asleep = func() bool { return len(threadsWaitingOn(t, l.poller.epfd)) > 0 }
+			}
+			for deadline := time.Now().Add(10 * time.Second); !asleep(); runtime.Gosched() {
+				if time.Now().After(deadline) {
+					t.Fatalf("the idle loop never went to sleep (blocking=%v)", blocking)
+				}
+			}
+			if tids := threadsWaitingOn(t, l.poller.epfd); !blocking && len(tids) > 0 {
+				t.Fatalf("threads %v sleep in a system call on the loop's epoll fd", tids)
+			}
+		})
+	}
+}
+
+// goroutineParkedIn reports whether some goroutine waits in Go's netpoller
+// ("IO wait") with frame in its stack.
+func goroutineParkedIn(frame string) bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[IO wait") && strings.Contains(g, frame) {
+			return true
 		}
-	}()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	tid <- unix.Gettid()
-	start := time.Now()
-	err := l.RunOnce(&recorder{}, timeout)
-	elapsed := time.Since(start)
-	close(stop)
-	wg.Wait()
+	}
+	return false
+}
+
+// threadsWaitingOn lists the threads of this process blocked in an epoll
+// wait on epfd, from /proc/self/task/*/syscall ("nr arg1 ..." while in a
+// system call).
+func threadsWaitingOn(t testing.TB, epfd int) []string {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
-		t.Fatalf("RunOnce under signals: %v", err)
+		t.Fatal(err)
 	}
-	if elapsed < timeout {
-		t.Fatalf("RunOnce under signals returned after %v, before its %v timeout", elapsed, timeout)
+	var tids []string
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/syscall")
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue // running
+		}
+		nr, err1 := strconv.Atoi(f[0])
+		arg, err2 := strconv.ParseUint(strings.TrimPrefix(f[1], "0x"), 16, 64)
+		if err1 != nil || err2 != nil || arg != uint64(epfd) {
+			continue
+		}
+		if nr == unix.SYS_EPOLL_PWAIT || nr == unix.SYS_EPOLL_PWAIT2 {
+			tids = append(tids, task.Name())
+		}
 	}
+	return tids
 }
 
 func TestTimeoutMillisRoundsUp(t *testing.T) {

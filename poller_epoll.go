@@ -3,7 +3,10 @@
 package mio
 
 import (
+	"errors"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -32,6 +35,21 @@ type poller struct {
 	raw    []unix.EpollEvent
 	ts     unix.Timespec // kept here so the syscall's pointer does not escape
 	drain  [8]byte
+
+	// park is a non-blocking duplicate of epfd registered with Go's own
+	// network poller. A loop with nothing to do parks its goroutine there,
+	// as goroutines of Go's net do, rather than blocking its thread in
+	// epoll_pwait2: a thread blocked in a system call keeps sysmon polling
+	// every 20µs and makes it hand the loop's P to another thread, and on
+	// one CPU those threads preempt the loop. nil if the runtime would not
+	// take the fd; the loop then blocks in epoll_pwait2.
+	park     *os.File
+	parkConn syscall.RawConn
+	parkTry  func(uintptr) bool // p.tryPoll, bound once
+	parkRaw  []unix.EpollEvent
+	parkGot  int
+	parkErr  unix.Errno
+	deadline bool // a read deadline is set on park
 }
 
 func newPoller(capacity int) (*poller, error) {
@@ -45,6 +63,7 @@ func newPoller(capacity int) (*poller, error) {
 		return nil, wrapSyscall("eventfd", err)
 	}
 	p := &poller{epfd: epfd, wakefd: wakefd, raw: make([]unix.EpollEvent, capacity)}
+	p.openPark()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd), Pad: wakeGen}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
 		p.close()
@@ -114,6 +133,11 @@ func (p *poller) remove(fd int, _ Interest) error {
 
 func (p *poller) wait(evs []event, timeout time.Duration) (n int, woken bool, err error) {
 	max := min(len(evs), len(p.raw))
+	if timeout != 0 && p.parkConn != nil {
+		if got, ok := p.parkWait(p.raw[:max], timeout); ok {
+			return p.translate(evs, got)
+		}
+	}
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
@@ -154,15 +178,12 @@ func (p *poller) translate(evs []event, got int) (n int, woken bool, err error) 
 
 func (p *poller) epollWait(raw []unix.EpollEvent, timeout time.Duration) (int, error) {
 	if timeout == 0 {
-		// A poll that cannot block is made as a raw system call, skipping
-		// the scheduler's bookkeeping for one that might; a busy loop
-		// makes most of its polls this way (see EventLoop.poll).
-		n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
-			uintptr(unsafe.Pointer(&raw[0])), uintptr(len(raw)), 0, 0, 0)
+		// A busy loop makes most of its polls this way (see EventLoop.poll).
+		n, errno := p.pollNow(raw)
 		if errno != 0 {
 			return 0, errno
 		}
-		return int(n), nil
+		return n, nil
 	}
 	if hasPwait2.Load() {
 		n, err := p.pwait2(raw, timeout)
@@ -212,7 +233,81 @@ func (p *poller) wake() error {
 	return err
 }
 
+// openPark duplicates epfd for Go's network poller; on any failure the
+// loop keeps blocking in epoll_pwait2.
+func (p *poller) openPark() {
+	dup, err := unix.FcntlInt(uintptr(p.epfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	// O_NONBLOCK is what makes os.NewFile hand the fd to the netpoller;
+	// epoll_wait itself ignores it.
+	if unix.SetNonblock(dup, true) != nil {
+		unix.Close(dup)
+		return
+	}
+	f := os.NewFile(uintptr(dup), "mio-epoll")
+	rc, err := f.SyscallConn()
+	// Deadlines work only on an fd the netpoller took.
+	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
+		f.Close()
+		return
+	}
+	p.park, p.parkConn, p.parkTry = f, rc, p.tryPoll
+}
+
+// tryPoll is parkWait's callback: a zero-timeout look at epfd, true once it
+// found events or failed. Go's netpoller reports only the edges that come
+// after its first call, so this call must look rather than assume: events
+// that were queued before then wake nobody.
+func (p *poller) tryPoll(uintptr) bool {
+	for {
+		n, errno := p.pollNow(p.parkRaw)
+		if errno == unix.EINTR {
+			continue
+		}
+		p.parkGot, p.parkErr = n, errno
+		return n > 0 || errno != 0
+	}
+}
+
+// pollNow is epoll_pwait with a zero timeout, made as a raw system call:
+// it cannot block, so the scheduler's bookkeeping for one that might is
+// skipped.
+func (p *poller) pollNow(raw []unix.EpollEvent) (int, unix.Errno) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&raw[0])), uintptr(len(raw)), 0, 0, 0)
+	return int(n), errno
+}
+
+// parkWait waits in Go's network poller until epfd has events or timeout
+// (negative: none) has passed. ok is false when the netpoller failed; the
+// caller then blocks in epoll_pwait2.
+func (p *poller) parkWait(raw []unix.EpollEvent, timeout time.Duration) (n int, ok bool) {
+	switch {
+	case timeout > 0:
+		p.park.SetReadDeadline(time.Now().Add(timeout))
+		p.deadline = true
+	case p.deadline:
+		p.park.SetReadDeadline(time.Time{})
+		p.deadline = false
+	}
+	p.parkRaw, p.parkGot, p.parkErr = raw, 0, 0
+	err := p.parkConn.Read(p.parkTry)
+	p.parkRaw = nil
+	switch {
+	case err == nil && p.parkErr == 0:
+		return p.parkGot, true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 0, true
+	}
+	return 0, false
+}
+
 func (p *poller) close() error {
+	if p.park != nil {
+		p.park.Close()
+	}
 	errWake := unix.Close(p.wakefd)
 	errEp := unix.Close(p.epfd)
 	if errEp != nil {
