@@ -70,7 +70,11 @@ type EventLoop[M any] struct {
 	timers timerQueue
 	notify *notifyQueue[M]
 	sender *Sender[M]
-	busy   bool // the last poll found events; see poll
+	// timeout is the caller's timeout of the poll in progress, and
+	// sleepFor (bound once, so polling allocates nothing) how long that
+	// poll may sleep: pollTimeout(timeout).
+	timeout  time.Duration
+	sleepFor func() time.Duration
 
 	// injected holds events the loop makes itself (a retried connect that
 	// failed), delivered after the next poll; spare is its double buffer.
@@ -110,6 +114,7 @@ func NewEventLoop[M any](cfg Config) (*EventLoop[M], error) {
 		notify: newNotifyQueue[M](cfg.NotifyCapacity),
 	}
 	l.sender = &Sender[M]{q: l.notify, wake: l.wake}
+	l.sleepFor = func() time.Duration { return l.pollTimeout(l.timeout) }
 	return l, nil
 }
 
@@ -261,24 +266,14 @@ func (l *EventLoop[M]) iterate(h Handler[M], timeout time.Duration) error {
 	return nil
 }
 
-// poll fetches the next batch of events. After a poll that found some, it
-// first looks again without blocking: under load there usually are more,
-// and a poll that cannot block is the cheaper system call. Only when that
-// finds nothing does it work out how long it may sleep.
+// poll fetches the next batch of events. The poller first looks without
+// blocking (under load there usually are events, and a poll that cannot
+// block is the cheaper system call); only when that finds nothing does it
+// ask sleepFor how long it may sleep, so the loop's own reasons not to
+// sleep (a due timeout, a queued message) are weighed after the look.
 func (l *EventLoop[M]) poll(timeout time.Duration) (int, error) {
-	if l.busy {
-		n, _, err := l.poller.wait(l.events, 0)
-		if n > 0 || err != nil {
-			return n, err
-		}
-	}
-	wait := l.pollTimeout(timeout)
-	if wait == 0 && l.busy {
-		l.busy = false
-		return 0, nil // the look just taken was this poll
-	}
-	n, _, err := l.poller.wait(l.events, wait)
-	l.busy = n > 0
+	l.timeout = timeout
+	n, _, err := l.poller.poll(l.events, l.sleepFor)
 	return n, err
 }
 

@@ -88,14 +88,12 @@ func TestEINTRIsRetriedWithRemainingTimeout(t *testing.T) {
 // blockInKernel makes l's poller sleep in epoll_pwait2, as it does when Go's
 // netpoller would not take its epoll fd.
 func blockInKernel(l *EventLoop[int]) {
-	p := l.poller
-	if p.park != nil {
-		p.park.Close()
+	if l.poller.parkConn != nil {
+		l.poller.stopParking()
 	}
-	p.park, p.parkConn = nil, nil
 }
 
-// An idle loop parks its goroutine in Go's netpoller, so no thread of the
+// An idle loop parks its goroutine in Go's netpoller (in poller.poll), so no thread of the
 // process sits in a system call on the loop's epoll fd (which would keep
 // sysmon waking and handing the loop's P to other threads); with parking
 // off, the loop's thread is seen blocked in epoll_pwait2 on it.
@@ -120,7 +118,7 @@ func TestIdleLoopParksInGoNetpoller(t *testing.T) {
 					t.Error(err)
 				}
 			}()
-			asleep := func() bool { return goroutineParkedIn("(*poller).parkWait") }
+			asleep := func() bool { return goroutineParkedIn("mio.(*poller).poll(") }
 			if blocking {
 				asleep = func() bool { return len(threadsWaitingOn(t, l.poller.epfd)) > 0 }
 			}
@@ -133,6 +131,56 @@ func TestIdleLoopParksInGoNetpoller(t *testing.T) {
 				t.Fatalf("threads %v sleep in a system call on the loop's epoll fd", tids)
 			}
 		})
+	}
+}
+
+// Should Go's netpoller fail the loop's wait (here: the duplicate fd it
+// holds is closed behind the loop's back), the loop neither ends nor spins:
+// it goes on blocking in epoll_pwait2, and events still arrive.
+func TestParkFailureFallsBackToBlocking(t *testing.T) {
+	if !hasPwait2.Load() {
+		t.Skip("without epoll_pwait2 the loop blocks in epoll_wait, whose number varies by architecture")
+	}
+	l := newLoop(t)
+	a, b := socketPair(t)
+	if err := l.Register(a, 1, Readable, Level); err != nil {
+		t.Fatal(err)
+	}
+	park := l.poller.park
+	if park == nil {
+		t.Fatal("Go's netpoller did not take the loop's epoll fd")
+	}
+	r := &recorder{onReadable: func(l *EventLoop[int], _ Token, _ ReadHint) { l.Shutdown() }}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(r) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); runtime.Gosched() {
+			if time.Now().After(deadline) {
+				l.Shutdown()
+				<-done
+				t.Fatalf("timed out waiting until %s", what)
+			}
+		}
+	}
+	waitFor("the loop parks", func() bool { return goroutineParkedIn("mio.(*poller).poll(") })
+	park.Close()
+	waitFor("the loop blocks in epoll_pwait2", func() bool { return len(threadsWaitingOn(t, l.poller.epfd)) > 0 })
+	if _, err := unix.Write(b.Fd(), []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after the netpoller failed: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		l.Shutdown()
+		<-done
+		t.Fatal("no Readable after the loop fell back to epoll_pwait2")
+	}
+	if n := r.count("r", 1); n != 1 {
+		t.Fatalf("got %d Readable calls, want 1", n)
 	}
 }
 

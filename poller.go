@@ -1,5 +1,7 @@
 package mio
 
+import "time"
+
 // The platform poller is a concrete type named poller, one per platform file
 // (poller_epoll.go, poller_kqueue.go, poller_other.go), never an interface,
 // so that the hot path makes no dynamic calls. Each provides:
@@ -17,6 +19,11 @@ package mio
 //	    zero does not block. EINTR is retried with what remains of the
 //	    timeout. The wake-up source is drained inside wait and reported as
 //	    woken, never as an event.
+//	(*poller).poll(evs []event, sleepFor func() time.Duration) (n int, woken bool, err error)
+//	    the loop's poll: takes the events ready now and, only when there
+//	    are none, asks sleepFor how long it may sleep (negative: until an
+//	    event; zero: not at all) and waits that long. lookThenWait below
+//	    is the plain way; epoll may park the goroutine instead.
 //	(*poller).wake() error
 //	    makes a sleeping or the next wait return promptly; safe from any
 //	    goroutine.
@@ -27,3 +34,16 @@ package mio
 // the loop must stamp events with the generation current at fetch time
 // (kqueue, whose udata is a pointer on most systems and so no place for an
 // integer the garbage collector would see).
+
+// lookThenWait is poll made of two waits: a look that cannot block, then,
+// if it found nothing and sleepFor allows, a sleeping wait.
+func (p *poller) lookThenWait(evs []event, sleepFor func() time.Duration) (n int, woken bool, err error) {
+	n, woken, err = p.wait(evs, 0)
+	if n > 0 || err != nil {
+		return n, woken, err
+	}
+	if d := sleepFor(); d != 0 {
+		return p.wait(evs, d)
+	}
+	return 0, woken, nil
+}

@@ -49,7 +49,8 @@ type poller struct {
 	parkRaw  []unix.EpollEvent
 	parkGot  int
 	parkErr  unix.Errno
-	deadline bool // a read deadline is set on park
+	deadline bool                 // a read deadline is set on park
+	sleepFor func() time.Duration // poll's, until tryPoll has asked it
 }
 
 func newPoller(capacity int) (*poller, error) {
@@ -133,11 +134,6 @@ func (p *poller) remove(fd int, _ Interest) error {
 
 func (p *poller) wait(evs []event, timeout time.Duration) (n int, woken bool, err error) {
 	max := min(len(evs), len(p.raw))
-	if timeout != 0 && p.parkConn != nil {
-		if got, ok := p.parkWait(p.raw[:max], timeout); ok {
-			return p.translate(evs, got)
-		}
-	}
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
@@ -256,21 +252,6 @@ func (p *poller) openPark() {
 	p.park, p.parkConn, p.parkTry = f, rc, p.tryPoll
 }
 
-// tryPoll is parkWait's callback: a zero-timeout look at epfd, true once it
-// found events or failed. Go's netpoller reports only the edges that come
-// after its first call, so this call must look rather than assume: events
-// that were queued before then wake nobody.
-func (p *poller) tryPoll(uintptr) bool {
-	for {
-		n, errno := p.pollNow(p.parkRaw)
-		if errno == unix.EINTR {
-			continue
-		}
-		p.parkGot, p.parkErr = n, errno
-		return n > 0 || errno != 0
-	}
-}
-
 // pollNow is epoll_pwait with a zero timeout, made as a raw system call:
 // it cannot block, so the scheduler's bookkeeping for one that might is
 // skipped.
@@ -280,28 +261,69 @@ func (p *poller) pollNow(raw []unix.EpollEvent) (int, unix.Errno) {
 	return int(n), errno
 }
 
-// parkWait waits in Go's network poller until epfd has events or timeout
-// (negative: none) has passed. ok is false when the netpoller failed; the
-// caller then blocks in epoll_pwait2.
-func (p *poller) parkWait(raw []unix.EpollEvent, timeout time.Duration) (n int, ok bool) {
-	switch {
-	case timeout > 0:
-		p.park.SetReadDeadline(time.Now().Add(timeout))
-		p.deadline = true
-	case p.deadline:
+// poll looks at epfd and, when nothing is ready and sleepFor allows,
+// parks the goroutine in Go's network poller until something is or the
+// time is up. The look is the first call of RawConn.Read's callback, made
+// after Read has cleared the netpoller's old news of epfd, so anything
+// that becomes ready after the look wakes the goroutine. Should the
+// netpoller fail, the loop stops parking and blocks in epoll_pwait2 from
+// then on.
+func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, bool, error) {
+	if p.parkConn == nil {
+		return p.lookThenWait(evs, sleepFor)
+	}
+	if p.deadline {
+		// An expired deadline would fail Read before the look.
 		p.park.SetReadDeadline(time.Time{})
 		p.deadline = false
 	}
-	p.parkRaw, p.parkGot, p.parkErr = raw, 0, 0
+	p.parkRaw = p.raw[:min(len(evs), len(p.raw))]
+	p.parkGot, p.parkErr, p.sleepFor = 0, 0, sleepFor
 	err := p.parkConn.Read(p.parkTry)
-	p.parkRaw = nil
+	p.parkRaw, p.sleepFor = nil, nil
 	switch {
-	case err == nil && p.parkErr == 0:
-		return p.parkGot, true
+	case err == nil && p.parkErr != 0:
+		return 0, false, p.parkErr
+	case err == nil:
+		return p.translate(evs, p.parkGot)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return 0, true
+		return 0, false, nil
 	}
-	return 0, false
+	p.stopParking()
+	return 0, false, nil
+}
+
+// tryPoll is the callback of poll's RawConn.Read, called once before Read
+// parks and again each time the netpoller reports epfd readable: true
+// once it has taken events, failed, or been told not to sleep.
+func (p *poller) tryPoll(uintptr) bool {
+	n, errno := p.pollNow(p.parkRaw)
+	for errno == unix.EINTR {
+		n, errno = p.pollNow(p.parkRaw)
+	}
+	if n > 0 || errno != 0 {
+		p.parkGot, p.parkErr = n, errno
+		return true
+	}
+	if p.sleepFor == nil {
+		return false // woken for nothing: sleep on
+	}
+	d := p.sleepFor()
+	p.sleepFor = nil
+	if d == 0 {
+		return true
+	}
+	if d > 0 {
+		p.park.SetReadDeadline(time.Now().Add(d))
+		p.deadline = true
+	}
+	return false
+}
+
+// stopParking gives up the netpoller for epoll_pwait2.
+func (p *poller) stopParking() {
+	p.park.Close()
+	p.park, p.parkConn = nil, nil
 }
 
 func (p *poller) close() error {

@@ -185,6 +185,10 @@ var kqueueFlagMap = [...]struct {
 	{kfError, unix.EV_ERROR},
 }
 
+func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, bool, error) {
+	return p.lookThenWait(evs, sleepFor)
+}
+
 func (p *poller) wait(evs []event, timeout time.Duration) (n int, woken bool, err error) {
 	max := min(len(evs), len(p.raw))
 	var start time.Time

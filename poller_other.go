@@ -21,3 +21,7 @@ func (*poller) wake() error                                           { return E
 func (*poller) close() error                                          { return ErrUnsupported }
 
 func (*poller) wait([]event, time.Duration) (int, bool, error) { return 0, false, ErrUnsupported }
+
+func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, bool, error) {
+	return p.lookThenWait(evs, sleepFor)
+}
