@@ -129,8 +129,11 @@ func (l *EventLoop[M]) Run(h Handler[M]) error {
 		return err
 	}
 	defer l.exit()
+	// The Ticker is looked up once: a type assertion to an interface on
+	// every iteration costs a search of the runtime's itab table.
+	t, _ := h.(Ticker[M])
 	for !l.stopping.Load() {
-		if err := l.iterate(h, -1); err != nil {
+		if err := l.iterate(h, t, -1); err != nil {
 			return err
 		}
 	}
@@ -145,7 +148,8 @@ func (l *EventLoop[M]) RunOnce(h Handler[M], timeout time.Duration) error {
 		return err
 	}
 	defer l.exit()
-	return l.iterate(h, timeout)
+	t, _ := h.(Ticker[M])
+	return l.iterate(h, t, timeout)
 }
 
 func (l *EventLoop[M]) enter() error {
@@ -243,8 +247,8 @@ func (l *EventLoop[M]) wake() error {
 func (l *EventLoop[M]) now() int64 { return int64(time.Since(l.base)) }
 
 // iterate is one turn of the loop: poll, dispatch I/O, fire the timeouts
-// that were due, and tick.
-func (l *EventLoop[M]) iterate(h Handler[M], timeout time.Duration) error {
+// that were due, and tick (t is h as a Ticker, or nil).
+func (l *EventLoop[M]) iterate(h Handler[M], t Ticker[M], timeout time.Duration) error {
 	n, err := l.poll(timeout)
 	if err != nil {
 		return wrapSyscall("poll", err)
@@ -260,7 +264,7 @@ func (l *EventLoop[M]) iterate(h Handler[M], timeout time.Duration) error {
 	l.retryConnects()
 	l.fireTimers(h)
 	l.deliverMessages(h)
-	if t, ok := h.(Ticker[M]); ok {
+	if t != nil {
 		t.Tick(l)
 	}
 	return nil

@@ -244,3 +244,10 @@ func (c *client) expectClosed(t *testing.T) string {
 	}
 	return string(rest)
 }
+
+// list returns the connections t holds.
+func (t *connTable) list() []*conn {
+	var cs []*conn
+	t.each(func(c *conn) { cs = append(cs, c) })
+	return cs
+}

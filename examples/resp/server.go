@@ -102,13 +102,12 @@ type server struct {
 	verbose           bool
 	log               *log.Logger
 
-	conns     map[mio.Token]*conn
-	lastToken mio.Token
-	accepted  int // connections taken, over the server's life
-	paused    bool
-	pauses    int
-	scratch   [24]byte // INCR's digits
-	closed    bool
+	conns    connTable
+	accepted int // connections taken, over the server's life
+	paused   bool
+	pauses   int
+	scratch  [24]byte // INCR's digits
+	closed   bool
 }
 
 // newServer opens the loop, binds and listens: connections queue from then
@@ -146,7 +145,6 @@ func newServer(cfg config) (*server, error) {
 		maxBulk: cfg.maxBulk, maxQuery: cfg.maxQuery,
 		outHigh: cfg.outHigh, outLow: cfg.outLow,
 		verbose: cfg.verbose, log: cfg.log,
-		conns: make(map[mio.Token]*conn),
 	}, nil
 }
 
@@ -213,10 +211,10 @@ func (s *server) close() error {
 		return nil
 	}
 	s.closed = true
-	for tok, c := range s.conns {
+	s.conns.each(func(c *conn) {
 		c.sock.Close()
-		delete(s.conns, tok)
-	}
+		s.conns.release(c.tok)
+	})
 	return errors.Join(s.acc.Close(), s.loop.Close())
 }
 
@@ -229,7 +227,7 @@ func (s *server) Readable(_ *mio.EventLoop[func()], tok mio.Token, hint mio.Read
 		s.acceptAll()
 		return
 	}
-	c := s.conns[tok]
+	c := s.conns.get(tok)
 	if c == nil {
 		return
 	}
@@ -266,7 +264,7 @@ func (s *server) Readable(_ *mio.EventLoop[func()], tok mio.Token, hint mio.Read
 // Writable writes what a connection's socket would not take before, and
 // resumes parsing once the output has drained.
 func (s *server) Writable(_ *mio.EventLoop[func()], tok mio.Token) {
-	if c := s.conns[tok]; c != nil {
+	if c := s.conns.get(tok); c != nil {
 		s.flush(c)
 	}
 }
@@ -281,9 +279,9 @@ func (s *server) Timeout(_ *mio.EventLoop[func()], tok mio.Token) {
 		s.paused = false
 		s.acceptAll()
 	default:
-		// Connection tokens are never reused, so a connection found here
-		// is the one the timeout was set for.
-		if c := s.conns[tok]; c != nil && c.lingering {
+		// Connection tokens are never reused (see connTable), so a
+		// connection found here is the one the timeout was set for.
+		if c := s.conns.get(tok); c != nil && c.lingering {
 			s.drop(c, nil)
 		}
 	}
@@ -427,14 +425,14 @@ func (s *server) pauseAccepting(err error) {
 // Readable reads once, and a connection with more input is reported again
 // on the next poll, after the other connections had their turn.
 func (s *server) add(sock mio.Socket) {
-	s.lastToken++
-	tok := s.lastToken
+	tok := s.conns.reserve()
 	if err := s.loop.Register(sock, tok, mio.Readable, mio.Level); err != nil {
 		s.log.Print(err)
+		s.conns.release(tok)
 		sock.Close()
 		return
 	}
-	s.conns[tok] = newConn(sock, tok, s.maxBulk, s.outHigh)
+	s.conns.put(tok, newConn(sock, tok, s.maxBulk, s.outHigh))
 	s.accepted++
 }
 
@@ -446,5 +444,5 @@ func (s *server) drop(c *conn, err error) {
 		s.log.Printf("connection %d: %v", c.tok, err)
 	}
 	c.sock.Close()
-	delete(s.conns, c.tok)
+	s.conns.release(c.tok)
 }

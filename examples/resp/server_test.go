@@ -234,7 +234,7 @@ func TestMalformed(t *testing.T) {
 	if got := show(dial(t, r).do(t, "PING")); got != "PONG" {
 		t.Errorf("a new connection after the bad ones: %s", got)
 	}
-	r.waitFor(t, "the bad connections to be closed", func() bool { return len(r.conns) == 1 })
+	r.waitFor(t, "the bad connections to be closed", func() bool { return r.conns.n == 1 })
 }
 
 func mustReply(t *testing.T, c *client) any {
@@ -281,7 +281,7 @@ func TestOversizedBulk(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitFor(t, "the 100 KiB to be read", func() bool {
-		for _, sc := range r.conns {
+		for _, sc := range r.conns.list() {
 			if sc.in.end-sc.in.start >= 100<<10 {
 				return true
 			}
@@ -339,7 +339,7 @@ func TestSlowReader(t *testing.T) {
 			}()
 			var paused *conn
 			r.waitFor(t, "the slow client's connection to pause", func() bool {
-				for _, sc := range r.conns {
+				for _, sc := range r.conns.list() {
 					if sc.paused {
 						paused = sc
 						return true
@@ -408,7 +408,7 @@ func TestBigReplyBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitFor(t, "the reply to wait for the socket", func() bool {
-		for _, sc := range r.conns {
+		for _, sc := range r.conns.list() {
 			if sc.pending() > 0 && sc.interest&mio.Writable != 0 {
 				// Headers ("$4096\r\n" and "\r\n") and one value are
 				// copied past the mark.
