@@ -174,7 +174,7 @@ func (p *poller) translate(evs []event, got int) (n int, woken bool, err error) 
 
 func (p *poller) epollWait(raw []unix.EpollEvent, timeout time.Duration) (int, error) {
 	if timeout == 0 {
-		// A busy loop makes most of its polls this way (see EventLoop.poll).
+		// lookThenWait's look: a raw call, as it cannot block.
 		n, errno := p.pollNow(raw)
 		if errno != 0 {
 			return 0, errno
