@@ -3,39 +3,12 @@ package main
 import (
 	"math"
 	"slices"
+
+	"github.com/miogo/mio/bench/internal/runresult"
 )
 
 // result is one run, as loadgen prints it.
-type result struct {
-	Server          string  `json:"server"`
-	Workload        string  `json:"workload"`
-	Round           int     `json:"round"`
-	Conns           int     `json:"conns"`
-	Active          int     `json:"active"`
-	Size            int     `json:"size"`
-	Depth           int     `json:"depth"`
-	WindowS         float64 `json:"window_s"`
-	Msgs            int64   `json:"msgs"`
-	MsgsPerS        float64 `json:"msgs_per_s"`
-	ServerCPU       float64 `json:"server_cpu_s"`
-	ServerCPUTicks  float64 `json:"server_cpu_ticks_s"`
-	ServerNsPerMsg  float64 `json:"server_ns_per_msg"`
-	ServerUtil      float64 `json:"server_util"`
-	ClientCPU       float64 `json:"client_cpu_s"`
-	ClientNsPerMsg  float64 `json:"client_ns_per_msg"`
-	ClientUtil      float64 `json:"client_util"`
-	P50us           float64 `json:"p50_us"`
-	P99us           float64 `json:"p99_us"`
-	PeakRSSKB       int64   `json:"peak_rss_kb"`
-	RSSKB           int64   `json:"rss_kb"`
-	RSSIdleKB       int64   `json:"rss_idle_kb"`
-	RSSPerConnB     float64 `json:"rss_per_conn_b"`
-	KernelPerConnB  float64 `json:"kernel_per_conn_b"`
-	ConnectSeconds  float64 `json:"connect_s"`
-	LoadAvg1        float64 `json:"loadavg1"`
-	ClientSaturated bool    `json:"client_saturated"`
-	Error           string  `json:"error"`
-}
+type result = runresult.Result
 
 // summary is the median and the range of one metric over the rounds.
 type summary struct {
