@@ -109,44 +109,6 @@ func TestRelIPv6ThroughLoop(t *testing.T) {
 	}
 }
 
-// Port 0 asks for a free port; LocalAddr reports the real one, and it is
-// the one clients reach.
-func TestRelPortZeroReportsRealPort(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		ip   func(t *testing.T) netip.Addr
-	}{
-		{"v4", func(*testing.T) netip.Addr { return loopback4 }},
-		{"v6", func(t *testing.T) netip.Addr { return ipv6Loopback(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ip := tc.ip(t)
-			relNoLeaks(t)
-			s := newTCPSocket4or6(t, ip)
-			acc, err := s.Bind(InetAddr(ip, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer acc.Close()
-			addr, err := acc.LocalAddr()
-			ap, _ := addr.AddrPort()
-			if err != nil || ap.Port() == 0 || ap.Addr() != ip {
-				t.Fatalf("LocalAddr after binding %s port 0 = %s, %v; want the real port", ip, addr, err)
-			}
-			// The kernel's own view agrees.
-			sa, err := unix.Getsockname(acc.Fd())
-			if err != nil || sockAddrFromUnix(sa) != addr {
-				t.Fatalf("getsockname %v, %v; LocalAddr %s", sa, err, addr)
-			}
-			client := newTCPSocket4or6(t, ip)
-			server := relPingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
-			if sl, _ := server.LocalAddr(); sl != addr {
-				t.Fatalf("accepted socket's LocalAddr %s, acceptor reported %s", sl, addr)
-			}
-		})
-	}
-}
-
 // SO_REUSEADDR, which TCPSocket.Bind turns on, lets a new acceptor bind a
 // port that a connection holds in TIME_WAIT. The server closes first, so
 // the TIME_WAIT is on the server's port; a control bind without
@@ -197,33 +159,24 @@ func TestRelReuseAddrAfterTimeWait(t *testing.T) {
 // (errors.Is), for TCP despite SO_REUSEADDR, and for a Unix path; the
 // failed socket is left to its owner.
 func TestRelBindAddrInUse(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		ip   func(t *testing.T) netip.Addr
-	}{
-		{"v4", func(*testing.T) netip.Addr { return loopback4 }},
-		{"v6", func(t *testing.T) netip.Addr { return ipv6Loopback(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ip := tc.ip(t)
-			relNoLeaks(t)
-			acc, addr := relTCPAcceptor(t, ip)
-			l := newLoop(t)
-			if err := l.Listen(acc, 16, 0); err != nil {
-				t.Fatal(err)
+	forEachLoopback(t, func(t *testing.T, _ string, ip netip.Addr) {
+		relNoLeaks(t)
+		acc, addr := relTCPAcceptor(t, ip)
+		l := newLoop(t)
+		if err := l.Listen(acc, 16, 0); err != nil {
+			t.Fatal(err)
+		}
+		s := newTCPSocket4or6(t, ip)
+		if got, err := s.Bind(addr); !errors.Is(err, syscall.EADDRINUSE) {
+			if got != nil {
+				got.Close()
 			}
-			s := newTCPSocket4or6(t, ip)
-			if got, err := s.Bind(addr); !errors.Is(err, syscall.EADDRINUSE) {
-				if got != nil {
-					got.Close()
-				}
-				t.Fatalf("Bind to %s, which an acceptor listens on: %v; want EADDRINUSE", addr, err)
-			}
-			if s.Fd() < 0 {
-				t.Fatal("the failed Bind consumed the socket")
-			}
-		})
-	}
+			t.Fatalf("Bind to %s, which an acceptor listens on: %v; want EADDRINUSE", addr, err)
+		}
+		if s.Fd() < 0 {
+			t.Fatal("the failed Bind consumed the socket")
+		}
+	})
 	t.Run("unix", func(t *testing.T) {
 		relNoLeaks(t)
 		addr := UnixAddr(filepath.Join(t.TempDir(), "busy.sock"))

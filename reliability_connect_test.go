@@ -18,54 +18,45 @@ import (
 // A refused connect reports exactly one error, through Writable and
 // TakeError, and the socket stays open and the user's to close.
 func TestRelConnectRefusedOnceSocketKept(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		ip   func(t *testing.T) netip.Addr
-	}{
-		{"v4", func(*testing.T) netip.Addr { return loopback4 }},
-		{"v6", func(t *testing.T) netip.Addr { return ipv6Loopback(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			relNoLeaks(t)
-			ip := tc.ip(t)
-			addr := relDeadTCPAddr(t, ip)
-			l := newLoop(t)
-			sock := newTCPSocket4or6(t, ip)
-			if err := l.Connect(sock, addr, 1); err != nil {
-				if errors.Is(err, syscall.ECONNREFUSED) {
-					t.Skip("this system refuses loopback connects synchronously")
-				}
-				t.Fatal(err)
+	forEachLoopback(t, func(t *testing.T, _ string, ip netip.Addr) {
+		relNoLeaks(t)
+		addr := relDeadTCPAddr(t, ip)
+		l := newLoop(t)
+		sock := newTCPSocket4or6(t, ip)
+		if err := l.Connect(sock, addr, 1); err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				t.Skip("this system refuses loopback connects synchronously")
 			}
-			h := relNewH(t)
-			var errs []error
-			h.onW = func(l *EventLoop[int], _ Token) {
-				if err := sock.TakeError(); err != nil {
-					errs = append(errs, err)
-				}
-				if h.writes[1] == 1 {
-					// Quiet window: a second report would come in it.
-					relStopAfter(t, l, 100*time.Millisecond)
-				}
-			}
-			relRun(t, l, h)
-			if h.writes[1] != 1 || len(errs) != 1 || !errors.Is(errs[0], syscall.ECONNREFUSED) {
-				t.Fatalf("refused connect: %d Writable calls, TakeError results %v; want one Writable with ECONNREFUSED", h.writes[1], errs)
-			}
-			if !relFdOpen(sock.Fd()) {
-				t.Fatalf("the socket's fd %d was closed behind the user's back", sock.Fd())
-			}
+			t.Fatal(err)
+		}
+		h := relNewH(t)
+		var errs []error
+		h.onW = func(l *EventLoop[int], _ Token) {
 			if err := sock.TakeError(); err != nil {
-				t.Fatalf("second TakeError: %v, want nil (the error is reported once)", err)
+				errs = append(errs, err)
 			}
-			if _, err := sock.PeerAddr(); !errors.Is(err, syscall.ENOTCONN) {
-				t.Fatalf("PeerAddr of a refused socket: %v, want ENOTCONN", err)
+			if h.writes[1] == 1 {
+				// Quiet window: a second report would come in it.
+				relStopAfter(t, l, 100*time.Millisecond)
 			}
-			if err := sock.Close(); err != nil {
-				t.Fatalf("the user's Close of the refused socket: %v, want nil", err)
-			}
-		})
-	}
+		}
+		relRun(t, l, h)
+		if h.writes[1] != 1 || len(errs) != 1 || !errors.Is(errs[0], syscall.ECONNREFUSED) {
+			t.Fatalf("refused connect: %d Writable calls, TakeError results %v; want one Writable with ECONNREFUSED", h.writes[1], errs)
+		}
+		if !relFdOpen(sock.Fd()) {
+			t.Fatalf("the socket's fd %d was closed behind the user's back", sock.Fd())
+		}
+		if err := sock.TakeError(); err != nil {
+			t.Fatalf("second TakeError: %v, want nil (the error is reported once)", err)
+		}
+		if _, err := sock.PeerAddr(); !errors.Is(err, syscall.ENOTCONN) {
+			t.Fatalf("PeerAddr of a refused socket: %v, want ENOTCONN", err)
+		}
+		if err := sock.Close(); err != nil {
+			t.Fatalf("the user's Close of the refused socket: %v, want nil", err)
+		}
+	})
 	t.Run("unix", func(t *testing.T) {
 		relNoLeaks(t)
 		// A bound Unix socket that does not listen refuses at once.

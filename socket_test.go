@@ -65,6 +65,13 @@ func requireNonblock(t testing.TB, fd int) {
 
 // ipv6Loopback returns ::1, or skips the test on a machine where an IPv6
 // TCP socket cannot be opened or bound to it.
+// forEachLoopback runs f as subtest "v4" on 127.0.0.1 and as "v6" on ::1,
+// which is skipped where this machine has no IPv6.
+func forEachLoopback(t *testing.T, f func(t *testing.T, name string, ip netip.Addr)) {
+	t.Run("v4", func(t *testing.T) { f(t, "v4", loopback4) })
+	t.Run("v6", func(t *testing.T) { f(t, "v6", ipv6Loopback(t)) })
+}
+
 func ipv6Loopback(t testing.TB) netip.Addr {
 	t.Helper()
 	s, err := NewTCPSocketV6()
@@ -576,52 +583,48 @@ func checkAcceptWouldBlock[S closable](t *testing.T, accept func() (S, error), a
 }
 
 func TestTCPPortZeroAndAddrs(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		ip   func(t *testing.T) netip.Addr
-	}{
-		{"v4", func(*testing.T) netip.Addr { return loopback4 }},
-		{"v6", func(t *testing.T) netip.Addr { return ipv6Loopback(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ip := tc.ip(t)
-			acc, addr := tcpListener(t, ip, 0)
-			ap, ok := addr.AddrPort()
-			if !ok || ap.Addr() != ip || ap.Port() == 0 {
-				t.Fatalf("acceptor bound to %s:0 reports LocalAddr %s; want the same IP and the real port", ip, addr)
-			}
-			client := newTCPSocket4or6(t, ip)
-			if _, err := client.PeerAddr(); !errors.Is(err, syscall.ENOTCONN) {
-				t.Fatalf("PeerAddr of an unconnected socket: %v, want ENOTCONN", err)
-			}
-			connectNow(t, client, addr)
-			server := acceptOne(t, acc.Fd(), acc.Accept)
-			cl, err1 := client.LocalAddr()
-			cp, err2 := client.PeerAddr()
-			sl, err3 := server.LocalAddr()
-			sp, err4 := server.PeerAddr()
-			if err := errors.Join(err1, err2, err3, err4); err != nil {
-				t.Fatal(err)
-			}
-			if sp != cl {
-				t.Errorf("accepted PeerAddr %s != client LocalAddr %s", sp, cl)
-			}
-			if cp != addr || sl != addr {
-				t.Errorf("client PeerAddr %s, accepted LocalAddr %s; want both %s", cp, sl, addr)
-			}
-			if ap, _ := cl.AddrPort(); ap.Addr() != ip || ap.Port() == 0 {
-				t.Errorf("client LocalAddr %s: want %s with an ephemeral port", cl, ip)
-			}
-			// And data flows, in both directions.
-			msg := []byte("over " + tc.name)
-			if got := transferThenEOF(t, client, client.Fd(), func() error { return client.Shutdown(ShutWrite) }, server, server.Fd(), msg); !bytes.Equal(got, msg) {
-				t.Fatalf("server read %q, want %q", got, msg)
-			}
-			if got := transferThenEOF(t, server, server.Fd(), server.Close, client, client.Fd(), msg); !bytes.Equal(got, msg) {
-				t.Fatalf("client read %q, want %q", got, msg)
-			}
-		})
-	}
+	forEachLoopback(t, func(t *testing.T, name string, ip netip.Addr) {
+		relNoLeaks(t)
+		acc, addr := tcpListener(t, ip, 0)
+		ap, ok := addr.AddrPort()
+		if !ok || ap.Addr() != ip || ap.Port() == 0 {
+			t.Fatalf("acceptor bound to %s:0 reports LocalAddr %s; want the same IP and the real port", ip, addr)
+		}
+		// The kernel's own view agrees.
+		if sa, err := unix.Getsockname(acc.Fd()); err != nil || sockAddrFromUnix(sa) != addr {
+			t.Fatalf("getsockname %v, %v; LocalAddr %s", sa, err, addr)
+		}
+		client := newTCPSocket4or6(t, ip)
+		if _, err := client.PeerAddr(); !errors.Is(err, syscall.ENOTCONN) {
+			t.Fatalf("PeerAddr of an unconnected socket: %v, want ENOTCONN", err)
+		}
+		connectNow(t, client, addr)
+		server := acceptOne(t, acc.Fd(), acc.Accept)
+		cl, err1 := client.LocalAddr()
+		cp, err2 := client.PeerAddr()
+		sl, err3 := server.LocalAddr()
+		sp, err4 := server.PeerAddr()
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			t.Fatal(err)
+		}
+		if sp != cl {
+			t.Errorf("accepted PeerAddr %s != client LocalAddr %s", sp, cl)
+		}
+		if cp != addr || sl != addr {
+			t.Errorf("client PeerAddr %s, accepted LocalAddr %s; want both %s", cp, sl, addr)
+		}
+		if ap, _ := cl.AddrPort(); ap.Addr() != ip || ap.Port() == 0 {
+			t.Errorf("client LocalAddr %s: want %s with an ephemeral port", cl, ip)
+		}
+		// And data flows, in both directions.
+		msg := []byte("over " + name)
+		if got := transferThenEOF(t, client, client.Fd(), func() error { return client.Shutdown(ShutWrite) }, server, server.Fd(), msg); !bytes.Equal(got, msg) {
+			t.Fatalf("server read %q, want %q", got, msg)
+		}
+		if got := transferThenEOF(t, server, server.Fd(), server.Close, client, client.Fd(), msg); !bytes.Equal(got, msg) {
+			t.Fatalf("client read %q, want %q", got, msg)
+		}
+	})
 }
 
 func TestUnixAddrs(t *testing.T) {

@@ -161,13 +161,7 @@ func bindAcceptor(addr mio.SockAddr) (mio.Acceptor, func() (mio.Socket, error), 
 			sock.Close()
 			return nil, nil, err
 		}
-		return acc, func() (mio.Socket, error) {
-			c, err := acc.Accept()
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
-		}, nil
+		return acc, acceptAs(acc.Accept, nil), nil
 	}
 	newSocket := mio.NewTCPSocketV4
 	if ap, _ := addr.AddrPort(); !ap.Addr().Is4() {
@@ -182,14 +176,24 @@ func bindAcceptor(addr mio.SockAddr) (mio.Acceptor, func() (mio.Socket, error), 
 		sock.Close()
 		return nil, nil, err
 	}
-	return acc, func() (mio.Socket, error) {
-		c, err := acc.Accept()
+	// Replies go out at once.
+	return acc, acceptAs(acc.Accept, func(c *mio.TCPSocket) { c.SetNoDelay(true) }), nil
+}
+
+// acceptAs turns a typed Accept into one that returns a mio.Socket (nil,
+// not a nil pointer, on error), setting up each connection with setup
+// when it is not nil.
+func acceptAs[C mio.Socket](accept func() (C, error), setup func(C)) func() (mio.Socket, error) {
+	return func() (mio.Socket, error) {
+		c, err := accept()
 		if err != nil {
 			return nil, err
 		}
-		c.SetNoDelay(true) // replies go out at once
+		if setup != nil {
+			setup(c)
+		}
 		return c, nil
-	}, nil
+	}
 }
 
 // run serves until stop, then closes every connection, the acceptor and
