@@ -433,15 +433,32 @@ func TestDeregisterAfterRawClose(t *testing.T) {
 	}
 }
 
+// runInBackground starts l.Run on another goroutine and returns once the
+// loop has dispatched an event, so that it is certainly running (and, with
+// nothing more registered, about to sleep). The channel carries Run's result.
+func runInBackground(t *testing.T, l *EventLoop[int]) <-chan error {
+	t.Helper()
+	a, _ := socketPair(t)
+	if err := l.Register(a, 1, Writable, Oneshot); err != nil {
+		t.Fatal(err)
+	}
+	running := make(chan struct{})
+	r := &recorder{onWritable: func(*EventLoop[int], Token) { close(running) }}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(r) }()
+	select {
+	case <-running:
+	case err := <-done:
+		t.Fatalf("Run returned before dispatching: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run dispatched nothing")
+	}
+	return done
+}
+
 func TestShutdownFromAnotherGoroutine(t *testing.T) {
 	l := newLoop(t)
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		close(started)
-		done <- l.Run(&recorder{})
-	}()
-	<-started
+	done := runInBackground(t, l)
 	l.Shutdown()
 	select {
 	case err := <-done:
@@ -481,13 +498,7 @@ func TestShutdownFromCallback(t *testing.T) {
 
 func TestCloseWhileRunning(t *testing.T) {
 	l := newLoop(t)
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		close(started)
-		done <- l.Run(&recorder{})
-	}()
-	<-started
+	done := runInBackground(t, l)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
