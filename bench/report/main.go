@@ -305,7 +305,7 @@ func writeReport(w io.Writer, d *dataset, meta map[string]string, micro []microR
 		p("Quick mode measures short windows: use `bench/run --full` for figures to quote.\n")
 	}
 	if notes {
-		p("The profile of the misses below and the library changes it points to are in [NOTES.md](NOTES.md).\n")
+		p("The profiles, the library changes they led to and the runs before this one are in [NOTES.md](NOTES.md).\n")
 	}
 	p("\nThe headline figure is the **server's CPU time per message**, from the kernel's ")
 	p("accounting of the server process over the measured window: it does not depend on the ")
