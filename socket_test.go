@@ -1165,6 +1165,10 @@ func TestTCPShutdownUnconnected(t *testing.T) {
 			t.Errorf("Shutdown(%d) of an unconnected TCP socket: %v, want ENOTCONN", how, err)
 		}
 	}
+	// An invalid how is reported as such, connected or not.
+	if err := s.Shutdown(ShutdownHow(7)); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("Shutdown(7) of an unconnected TCP socket: %v, want EINVAL", err)
+	}
 }
 
 // Shutdown's comment promises ENOTCONN for any socket that is not

@@ -239,7 +239,8 @@ func (s *stream) PeerAddr() (SockAddr, error) {
 	return sockAddrFromUnix(sa), nil
 }
 
-// Shutdown closes one or both directions; see ShutdownHow. Shutting down a
+// Shutdown closes one or both directions; see ShutdownHow. A how that is
+// none of those returns EINVAL. Shutting down a
 // socket that is not connected returns ENOTCONN on every system and for
 // every family (Linux itself accepts it silently for Unix sockets). A second
 // Shutdown of the same direction does what the kernel does: nothing, on
@@ -247,9 +248,6 @@ func (s *stream) PeerAddr() (SockAddr, error) {
 func (s *stream) Shutdown(how ShutdownHow) error {
 	if s.fd < 0 {
 		return ErrClosed
-	}
-	if _, err := unix.Getpeername(s.fd); err == unix.ENOTCONN {
-		return wrapSyscall("shutdown", err)
 	}
 	var h int
 	switch how {
@@ -260,7 +258,12 @@ func (s *stream) Shutdown(how ShutdownHow) error {
 	case ShutBoth:
 		h = unix.SHUT_RDWR
 	default:
+		// Checked first: a bad argument is the caller's error whatever
+		// state the socket is in.
 		return fmt.Errorf("mio: shutdown %d: %w", how, unix.EINVAL)
+	}
+	if _, err := unix.Getpeername(s.fd); err == unix.ENOTCONN {
+		return wrapSyscall("shutdown", err)
 	}
 	return wrapSyscall("shutdown", unix.Shutdown(s.fd, h))
 }
