@@ -47,27 +47,23 @@ type guardedRecorder struct {
 
 func (g *guardedRecorder) Timeout(l *EventLoop[int], t Token) { g.onTimeout(l, t) }
 
-// readers lists the fd kinds a level-triggered Readable can be read dry on:
-// the library's stream sockets and pipes, which tell the loop so, and a
-// RawFd, which cannot.
+// readableFd is an fd a handler can read.
+type readableFd interface {
+	Evented
+	io.Reader
+}
+
+// readers lists the fd kinds the level-triggered test reads: the library's
+// stream sockets and pipes, and a RawFd read with read(2).
 var readers = []struct {
 	name string
-	open func(t *testing.T) (r interface {
-		Evented
-		io.Reader
-	}, peerFd int)
+	open func(t *testing.T) (r readableFd, peerFd int)
 }{
-	{"unix-socket", func(t *testing.T) (interface {
-		Evented
-		io.Reader
-	}, int) {
+	{"unix-socket", func(t *testing.T) (readableFd, int) {
 		c, s := unixPair(t, 0)
 		return s, c.Fd()
 	}},
-	{"pipe", func(t *testing.T) (interface {
-		Evented
-		io.Reader
-	}, int) {
+	{"pipe", func(t *testing.T) (readableFd, int) {
 		r, w, err := Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -75,10 +71,7 @@ var readers = []struct {
 		t.Cleanup(func() { r.Close(); w.Close() })
 		return r, w.Fd()
 	}},
-	{"raw-fd", func(t *testing.T) (interface {
-		Evented
-		io.Reader
-	}, int) {
+	{"raw-fd", func(t *testing.T) (readableFd, int) {
 		a, b := socketPair(t)
 		return rawReader{a}, b.Fd()
 	}},
