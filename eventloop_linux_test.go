@@ -42,47 +42,40 @@ func TestLoopFdsAreCloseOnExecAndReleased(t *testing.T) {
 // epoll_pwait2 or parked in Go's netpoller, must not end the sleep early
 // nor surface as an error: after EINTR the loop sleeps on for what is left.
 func TestEINTRIsRetriedWithRemainingTimeout(t *testing.T) {
-	for _, blocking := range []bool{false, true} {
-		name := map[bool]string{false: "parked", true: "blocking"}[blocking]
-		t.Run(name, func(t *testing.T) {
-			l := newLoop(t)
-			if blocking {
-				blockInKernel(l)
-			}
-			const timeout = 150 * time.Millisecond
-			tid := make(chan int)
-			var wg sync.WaitGroup
-			stop := make(chan struct{})
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				target := <-tid
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					unix.Tgkill(unix.Getpid(), target, unix.SIGURG)
-					runtime.Gosched()
+	forEachSleepMode(t, func(t *testing.T, l *EventLoop[int], blocking bool) {
+		const timeout = 150 * time.Millisecond
+		tid := make(chan int)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			target := <-tid
+			for {
+				select {
+				case <-stop:
+					return
+				default:
 				}
-			}()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			tid <- unix.Gettid()
-			start := time.Now()
-			err := l.RunOnce(&recorder{}, timeout)
-			elapsed := time.Since(start)
-			close(stop)
-			wg.Wait()
-			if err != nil {
-				t.Fatalf("RunOnce under signals: %v", err)
+				unix.Tgkill(unix.Getpid(), target, unix.SIGURG)
+				runtime.Gosched()
 			}
-			if elapsed < timeout {
-				t.Fatalf("RunOnce under signals returned after %v, before its %v timeout", elapsed, timeout)
-			}
-		})
-	}
+		}()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		start := time.Now()
+		err := l.RunOnce(&recorder{}, timeout)
+		elapsed := time.Since(start)
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("RunOnce under signals: %v", err)
+		}
+		if elapsed < timeout {
+			t.Fatalf("RunOnce under signals returned after %v, before its %v timeout", elapsed, timeout)
+		}
+	})
 }
 
 // blockInKernel makes l's poller sleep in epoll_pwait2, as it does when Go's
@@ -93,45 +86,54 @@ func blockInKernel(l *EventLoop[int]) {
 	}
 }
 
-// An idle loop parks its goroutine in Go's netpoller (in poller.poll), so no thread of the
-// process sits in a system call on the loop's epoll fd (which would keep
-// sysmon waking and handing the loop's P to other threads); with parking
-// off, the loop's thread is seen blocked in epoll_pwait2 on it.
-func TestIdleLoopParksInGoNetpoller(t *testing.T) {
+// forEachSleepMode runs f as a subtest with a new loop in each of the ways
+// an idle loop can sleep: parked in Go's netpoller, and blocked in the
+// kernel (blocking is true).
+func forEachSleepMode(t *testing.T, f func(t *testing.T, l *EventLoop[int], blocking bool)) {
 	for _, blocking := range []bool{false, true} {
 		name := map[bool]string{false: "parked", true: "blocking"}[blocking]
 		t.Run(name, func(t *testing.T) {
 			l := newLoop(t)
 			if blocking {
-				if !hasPwait2.Load() {
-					t.Skip("without epoll_pwait2 the loop blocks in epoll_wait, whose number varies by architecture")
-				}
 				blockInKernel(l)
 			} else if l.poller.parkConn == nil {
 				t.Fatal("Go's netpoller did not take the loop's epoll fd")
 			}
-			done := make(chan error, 1)
-			go func() { done <- l.Run(&recorder{}) }()
-			defer func() {
-				l.Shutdown()
-				if err := <-done; err != nil {
-					t.Error(err)
-				}
-			}()
-			asleep := func() bool { return goroutineParkedIn("mio.(*poller).poll(") }
-			if blocking {
-				asleep = func() bool { return len(threadsWaitingOn(t, l.poller.epfd)) > 0 }
-			}
-			for deadline := time.Now().Add(10 * time.Second); !asleep(); runtime.Gosched() {
-				if time.Now().After(deadline) {
-					t.Fatalf("the idle loop never went to sleep (blocking=%v)", blocking)
-				}
-			}
-			if tids := threadsWaitingOn(t, l.poller.epfd); !blocking && len(tids) > 0 {
-				t.Fatalf("threads %v sleep in a system call on the loop's epoll fd", tids)
-			}
+			f(t, l, blocking)
 		})
 	}
+}
+
+// An idle loop parks its goroutine in Go's netpoller (in poller.poll), so no thread of the
+// process sits in a system call on the loop's epoll fd (which would keep
+// sysmon waking and handing the loop's P to other threads); with parking
+// off, the loop's thread is seen blocked in epoll_pwait2 on it.
+func TestIdleLoopParksInGoNetpoller(t *testing.T) {
+	forEachSleepMode(t, func(t *testing.T, l *EventLoop[int], blocking bool) {
+		if blocking && !hasPwait2.Load() {
+			t.Skip("without epoll_pwait2 the loop blocks in epoll_wait, whose number varies by architecture")
+		}
+		done := make(chan error, 1)
+		go func() { done <- l.Run(&recorder{}) }()
+		defer func() {
+			l.Shutdown()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}()
+		asleep := func() bool { return goroutineParkedIn("mio.(*poller).poll(") }
+		if blocking {
+			asleep = func() bool { return len(threadsWaitingOn(t, l.poller.epfd)) > 0 }
+		}
+		for deadline := time.Now().Add(10 * time.Second); !asleep(); runtime.Gosched() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the idle loop never went to sleep (blocking=%v)", blocking)
+			}
+		}
+		if tids := threadsWaitingOn(t, l.poller.epfd); !blocking && len(tids) > 0 {
+			t.Fatalf("threads %v sleep in a system call on the loop's epoll fd", tids)
+		}
+	})
 }
 
 // Should Go's netpoller fail the loop's wait (here: the duplicate fd it

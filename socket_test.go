@@ -600,13 +600,7 @@ func TestTCPPortZeroAndAddrs(t *testing.T) {
 		}
 		connectNow(t, client, addr)
 		server := acceptOne(t, acc.Fd(), acc.Accept)
-		cl, err1 := client.LocalAddr()
-		cp, err2 := client.PeerAddr()
-		sl, err3 := server.LocalAddr()
-		sp, err4 := server.PeerAddr()
-		if err := errors.Join(err1, err2, err3, err4); err != nil {
-			t.Fatal(err)
-		}
+		cl, cp, sl, sp := endAddrs(t, client, server)
 		if sp != cl {
 			t.Errorf("accepted PeerAddr %s != client LocalAddr %s", sp, cl)
 		}
@@ -627,6 +621,20 @@ func TestTCPPortZeroAndAddrs(t *testing.T) {
 	})
 }
 
+// endAddrs returns both ends' addresses of a connection: the client's
+// local and peer address, then the accepted socket's.
+func endAddrs(t *testing.T, client, server Socket) (cl, cp, sl, sp SockAddr) {
+	t.Helper()
+	cl, err1 := client.LocalAddr()
+	cp, err2 := client.PeerAddr()
+	sl, err3 := server.LocalAddr()
+	sp, err4 := server.PeerAddr()
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		t.Fatal(err)
+	}
+	return cl, cp, sl, sp
+}
+
 func TestUnixAddrs(t *testing.T) {
 	acc, addr := unixListener(t)
 	if la, err := acc.LocalAddr(); err != nil || la != addr {
@@ -639,13 +647,7 @@ func TestUnixAddrs(t *testing.T) {
 	defer client.Close()
 	connectNow(t, client, addr)
 	server := acceptOne(t, acc.Fd(), acc.Accept)
-	cl, err1 := client.LocalAddr()
-	cp, err2 := client.PeerAddr()
-	sl, err3 := server.LocalAddr()
-	sp, err4 := server.PeerAddr()
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		t.Fatal(err)
-	}
+	cl, cp, sl, sp := endAddrs(t, client, server)
 	if cp != addr || sl != addr {
 		t.Errorf("client PeerAddr %s, accepted LocalAddr %s; want both %s", cp, sl, addr)
 	}
