@@ -3,6 +3,7 @@ package mio
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,8 +69,13 @@ type EventLoop[M any] struct {
 	events []event
 	base   time.Time // zero of the loop's monotonic clock, see now
 	timers timerQueue
-	notify *notifyQueue[M]
-	sender *Sender[M]
+	// fireMark and fireNow are the timer queue's mark and the clock at
+	// the start of the iteration in progress: fireTimers fires the
+	// timeouts set before fireMark that were due at fireNow.
+	fireMark uint64
+	fireNow  int64
+	notify   *notifyQueue[M]
+	sender   *Sender[M]
 	// timeout is the caller's timeout of the poll in progress, and
 	// sleepFor (bound once, so polling allocates nothing) how long that
 	// poll may sleep: pollTimeout(timeout).
@@ -83,6 +89,11 @@ type EventLoop[M any] struct {
 
 	stopping atomic.Bool
 	running  atomic.Bool // written only under stateMu; read freely
+	// closing is set by Close before anything else it does. The loop
+	// checks it before every callback, so a Close made inside a callback or
+	// from another goroutine ends delivery at once: the rest of the batch,
+	// the due timeouts and the queued messages are dropped (see Close).
+	closing atomic.Bool
 
 	// stateMu orders the loop's life cycle across goroutines: Run and
 	// RunOnce starting and ending, Close, and wake-ups, so that a Close
@@ -194,8 +205,17 @@ func (l *EventLoop[M]) IsRunning() bool { return l.running.Load() }
 // stay open; they belong to the caller. Called while the loop runs (from a
 // callback or another goroutine), it shuts the loop down and the release
 // happens as Run returns. A second Close returns ErrClosed.
+//
+// Close ends delivery: once it has been called, the loop starts no further
+// callback of any kind. The events of the batch in hand, the timeouts due
+// and the messages still queued are dropped, never delivered, and Send
+// fails with ErrClosed. Close does not wait for a callback that is already
+// running on the loop's goroutine, since that callback may be the caller
+// itself; Run returns as soon as it does, so a goroutine that must know
+// that no callback runs any more waits for Run to return.
 func (l *EventLoop[M]) Close() error {
-	l.notify.close() // Sends fail from now on, also while Run winds down
+	l.closing.Store(true) // before the checks below: even a second Close stops delivery
+	l.notify.close()      // Sends fail from now on, also while Run winds down
 	l.stateMu.Lock()
 	if l.closed || l.closeAtExit {
 		l.stateMu.Unlock()
@@ -257,14 +277,18 @@ func (l *EventLoop[M]) iterate(h Handler[M], t Ticker[M], timeout time.Duration)
 	if !pollerCarriesGen {
 		l.reg.stampGens(evs)
 	}
+	l.markTimers()
 	for i := range evs {
+		if l.closing.Load() {
+			return nil
+		}
 		l.dispatch(h, evs[i])
 	}
 	l.dispatchInjected(h)
 	l.retryConnects()
 	l.fireTimers(h)
 	l.deliverMessages(h)
-	if t != nil {
+	if t != nil && !l.closing.Load() {
 		t.Tick(l)
 	}
 	return nil
@@ -289,7 +313,7 @@ func (l *EventLoop[M]) pollTimeout(timeout time.Duration) time.Duration {
 		return 0
 	}
 	if next, ok := l.nextDeadline(); ok {
-		wait := max(time.Duration(next-l.now()), 0)
+		wait := untilDeadline(next, l.now())
 		if timeout < 0 || wait < timeout {
 			timeout = wait
 		}
@@ -298,6 +322,19 @@ func (l *EventLoop[M]) pollTimeout(timeout time.Duration) time.Duration {
 		return 0
 	}
 	return timeout
+}
+
+// untilDeadline is how long from now until deadline, zero when it has
+// passed. It saturates: the subtraction of two clock readings far apart
+// must not wrap into a sleep of centuries, or into a negative wait.
+func untilDeadline(deadline, now int64) time.Duration {
+	if deadline <= now {
+		return 0
+	}
+	if d := deadline - now; d > 0 {
+		return time.Duration(d)
+	}
+	return math.MaxInt64
 }
 
 // nextDeadline is the earliest of the next timeout and the next connect
@@ -319,6 +356,9 @@ func (l *EventLoop[M]) dispatchInjected(h Handler[M]) {
 	batch := l.injected
 	l.injected = l.spare[:0]
 	for i := range batch {
+		if l.closing.Load() {
+			break
+		}
 		l.dispatch(h, batch[i])
 	}
 	l.spare = batch[:0]
@@ -339,7 +379,7 @@ func (l *EventLoop[M]) dispatch(h Handler[M], ev event) {
 		h.Readable(l, token, hint)
 		// The callback may have closed, deregistered or re-registered the
 		// fd; its Writable half then belongs to no one.
-		if l.reg.lookup(int(ev.fd)) == nil || l.reg.slots[ev.fd].gen != ev.gen {
+		if l.closing.Load() || l.reg.lookup(int(ev.fd)) == nil || l.reg.slots[ev.fd].gen != ev.gen {
 			return
 		}
 	}
@@ -364,6 +404,12 @@ func validate(op string, fd int, in Interest, opt PollOpt) error {
 // Register asks the loop to watch io's fd for the given interest and to
 // report it with token. Registering an fd this loop already watches returns
 // ErrRegistered; use Reregister to change it.
+//
+// One of the library's own fd types (a socket, a pipe end, a RawFd) is
+// registered with one loop at a time: registering it with a second loop
+// also returns ErrRegistered, since its Close drops the registration from
+// the one loop it knows. Deregister it from the first loop to move it. An
+// Evented of another type is the caller's to keep to one loop.
 func (l *EventLoop[M]) Register(io Evented, token Token, in Interest, opt PollOpt) error {
 	if err := l.checkNew("register", io, in, opt); err != nil {
 		return err
@@ -382,6 +428,12 @@ func (l *EventLoop[M]) checkNew(op string, io Evented, in Interest, opt PollOpt)
 	}
 	if l.reg.lookup(fd) != nil {
 		return fmt.Errorf("mio: %s fd %d: %w", op, fd, ErrRegistered)
+	}
+	if x, ok := io.(handled); ok && x.handle().owner != nil {
+		// A library fd remembers one loop, the one its Close tells; a
+		// second loop would keep a dead entry for the fd number after
+		// Close and refuse the next fd that gets it.
+		return fmt.Errorf("mio: %s fd %d: registered with another event loop: %w", op, fd, ErrRegistered)
 	}
 	return nil
 }

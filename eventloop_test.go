@@ -4,6 +4,7 @@ package mio
 
 import (
 	"errors"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -605,5 +606,75 @@ func TestOneshotDisarmsWholeRegistrationInLoop(t *testing.T) {
 	l.dispatch(r, event{fd: int32(a.Fd()), gen: gen, ready: readyWrite})
 	if len(r.calls) != 1 || r.calls[0].kind != "r" {
 		t.Fatalf("second filter's event reached a disarmed Oneshot registration: %v", r.calls)
+	}
+}
+
+// Close inside a callback ends delivery: the other ready fd of the batch,
+// the due timeout and the queued message never reach the handler.
+func TestCloseInCallbackEndsDelivery(t *testing.T) {
+	l := newLoop(t)
+	x, y := twoReady(t, l)
+	if _, err := l.Timeout(9, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Channel().Send(1); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	r := &recorder{}
+	r.onReadable = func(l *EventLoop[int], tok Token, _ ReadHint) {
+		calls = append(calls, fmt.Sprint("readable ", tok))
+		l.Close()
+	}
+	h := &closeProbe{recorder: r, calls: &calls}
+	if err := l.Run(h); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 {
+		t.Fatalf("callbacks after Close: %v (fds %d, %d)", calls, x.Fd(), y.Fd())
+	}
+}
+
+// closeProbe records every kind of callback.
+type closeProbe struct {
+	*recorder
+	calls *[]string
+}
+
+func (p *closeProbe) Writable(*EventLoop[int], Token) { *p.calls = append(*p.calls, "writable") }
+func (p *closeProbe) Timeout(*EventLoop[int], Token)  { *p.calls = append(*p.calls, "timeout") }
+func (p *closeProbe) Notify(*EventLoop[int], int)     { *p.calls = append(*p.calls, "notify") }
+func (p *closeProbe) Tick(*EventLoop[int])            { *p.calls = append(*p.calls, "tick") }
+
+// One library fd in two loops left the second loop with a dead entry after
+// Close, refusing the next fd that got the number: the second registration
+// is refused instead, and Deregister from the first loop frees it to move.
+func TestRegisterWithSecondLoopRefused(t *testing.T) {
+	l1, l2 := newLoop(t), newLoop(t)
+	a, _ := socketPair(t)
+	if err := l1.Register(a, 1, Readable, Level); err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Register(a, 1, Readable, Level); !errors.Is(err, ErrRegistered) {
+		t.Fatalf("Register with a second loop: %v, want ErrRegistered", err)
+	}
+	if err := l1.Deregister(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Register(a, 1, Readable, Level); err != nil {
+		t.Fatalf("Register with the second loop after Deregister from the first: %v", err)
+	}
+	num := a.Fd()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := reuseFdNumber(t, num)
+	for i, l := range []*EventLoop[int]{l1, l2} {
+		if err := l.Register(b, 2, Readable, Level); err != nil {
+			t.Fatalf("loop %d: Register of a new fd with the closed one's number %d: %v", i+1, num, err)
+		}
+		if err := l.Deregister(b); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

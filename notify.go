@@ -37,8 +37,9 @@ type Sender[M any] struct {
 // promised order.
 //
 // A nil error means the message was queued before the loop was closed. A
-// loop that is closed before it delivers a queued message drops it: Close
-// does not deliver what is still queued.
+// loop that is closed before it delivers a queued message drops it: once
+// Close has been called, from a callback or from any goroutine, the loop
+// delivers no message still queued (see EventLoop.Close).
 //
 // Send also returns the error of waking the loop, if that fails; the
 // message is then queued, but the loop may not learn of it until something
@@ -260,6 +261,9 @@ func (l *EventLoop[M]) Channel() *Sender[M] { return l.sender }
 // the next poll return at once (see pollTimeout).
 func (l *EventLoop[M]) deliverMessages(h Handler[M]) {
 	for range l.cfg.MessagesPerTick {
+		if l.closing.Load() {
+			return // Close drops what is queued; release discards it
+		}
 		msg, ok := l.notify.pop()
 		if !ok {
 			return

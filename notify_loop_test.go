@@ -274,3 +274,78 @@ func benchChanNotify(b *testing.B, senders int) {
 	}
 	wg.Wait()
 }
+
+// Close from inside Notify: the messages still queued are dropped, and Run
+// returns once the callback does.
+func TestCloseInNotifyDropsQueued(t *testing.T) {
+	l := newLoop(t)
+	r := &msgRecorder{}
+	r.onMsg = func(l *EventLoop[int], m int) {
+		if m == 1 {
+			if err := l.Close(); err != nil {
+				t.Errorf("Close in Notify: %v", err)
+			}
+		}
+	}
+	for i := 1; i <= 5; i++ {
+		if err := l.Channel().Send(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Run(r); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(r.msgs) != "[1]" {
+		t.Fatalf("delivered %v after Close, want [1]", r.msgs)
+	}
+	if r.ticked != 0 {
+		t.Fatalf("Tick ran %d times after Close", r.ticked)
+	}
+}
+
+// Close from another goroutine while Notify runs: once Close has returned
+// nothing queued is delivered, neither in this iteration nor later.
+func TestCloseFromAnotherGoroutineDropsQueued(t *testing.T) {
+	l := newLoop(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	r := &msgRecorder{}
+	r.onMsg = func(l *EventLoop[int], m int) {
+		if m == 1 {
+			close(entered)
+			<-release
+		}
+	}
+	if err := l.Channel().Send(1); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(r) }()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Notify(1) not called")
+	}
+	for i := 2; i <= 4; i++ {
+		if err := l.Channel().Send(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Channel().Send(5); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Send after Close: %v, want ErrClosed", err)
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+	if fmt.Sprint(r.msgs) != "[1]" {
+		t.Fatalf("delivered %v, want [1]: 2-4 were queued when Close returned", r.msgs)
+	}
+}

@@ -1158,6 +1158,26 @@ func TestTCPTakeErrorRefusedConnectOnce(t *testing.T) {
 	}
 }
 
+// An accepted socket reset by its peer: TakeError reports ECONNRESET
+// without calling it a connect failure.
+func TestTCPTakeErrorNamesNoOperation(t *testing.T) {
+	c, s := tcpPair(t, loopback4, 0)
+	if err := c.SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFd(t, s.Fd(), 0) // only the reset ends this poll
+	err := s.TakeError()
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("TakeError after the peer's reset: %v, want ECONNRESET", err)
+	}
+	if strings.Contains(err.Error(), "connect:") {
+		t.Fatalf("TakeError on an accepted socket: %q names a connect", err)
+	}
+}
+
 // Shutdown.
 
 func TestTCPShutdownUnconnected(t *testing.T) {

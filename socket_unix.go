@@ -40,7 +40,10 @@ func newSockfd(family, typ int) (sockfd, error) {
 func (s *sockfd) Close() error { return s.close() }
 
 // TakeError returns and clears the socket's pending error (SO_ERROR), as an
-// errno that errors.Is recognises; nil when there is none.
+// errno that errors.Is recognises; nil when there is none. The error is
+// named "socket error", not after an operation: SO_ERROR holds a failed
+// connect as well as a reset, an ICMP error or a timeout of a connection
+// that was long established.
 func (s *sockfd) TakeError() error {
 	if s.fd < 0 {
 		return ErrClosed
@@ -50,7 +53,7 @@ func (s *sockfd) TakeError() error {
 		return wrapSyscall("getsockopt", err)
 	}
 	if errno != 0 {
-		return wrapSyscall("connect", unix.Errno(errno))
+		return wrapSyscall("socket error", unix.Errno(errno))
 	}
 	return nil
 }

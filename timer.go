@@ -156,11 +156,6 @@ func (q *timerQueue) next() (deadline int64, ok bool) {
 // timeouts (including re-adding its own token) before the next call: the
 // queue is always consistent between calls and a timeout cancelled by an
 // earlier callback can never be returned afterwards.
-//
-// A timeout added during that callback with a deadline at or before now is
-// itself due, so calling expire until ok is false can run forever when a
-// handler re-arms with zero delay. The loop should fire at most the count
-// that due reported at the start of the iteration.
 func (q *timerQueue) expire(now int64) (token Token, ok bool) {
 	if len(q.heap) == 0 || q.heap[0].deadline > now {
 		return 0, false
@@ -168,40 +163,28 @@ func (q *timerQueue) expire(now int64) (token Token, ok bool) {
 	return q.removeAt(0), true
 }
 
-// due counts the timeouts whose deadline is at or before now, stopping at
-// limit. The loop takes it once per iteration, with the same now it then
-// passes to expire, and calls expire at most that many times, stopping early
-// if expire reports nothing due.
-//
-// The count is what keeps a handler that re-arms with zero delay from
-// starving I/O. A timeout added by a callback gets a deadline no earlier
-// than now, the clock being monotonic, and a later sequence number than
-// every timeout already due, so it sorts after all of them: it can fire in
-// the same iteration only in place of one that a callback cancelled. A
-// timeout set with a negative delay may sort ahead of an already-due one
-// and push that one to the next iteration. Either way no more than the
-// counted number of callbacks run.
-//
-// It visits only the due part of the heap (by the heap property, a subtree
-// containing the root), so its cost is proportional to the count returned,
-// not to the size of the queue.
-func (q *timerQueue) due(now int64, limit int) int {
-	n := 0
-	q.countDue(0, now, limit, &n)
-	return n
-}
+// mark is the sequence number the next add will get: timeouts added before
+// a call of mark are exactly those whose seq is below it.
+func (q *timerQueue) mark() uint64 { return q.seq }
 
-// countDue adds to *n the due entries in the subtree rooted at i. Recursion
-// depth is the heap's height, at most 16 levels for 2^32 entries.
-func (q *timerQueue) countDue(i int, now int64, limit int, n *int) {
-	if i >= len(q.heap) || *n >= limit || q.heap[i].deadline > now {
-		return
+// expireMarked is expire limited to the timeouts added before mark. The
+// loop takes mark and now once, at the start of an iteration, and calls
+// expireMarked until it reports nothing: that fires every timeout that was
+// set before the iteration and due at its start, in (deadline, seq) order,
+// and no other, so a callback that keeps re-arming cannot make the loop
+// fire for ever.
+//
+// Stopping at the first entry with seq >= mark loses no marked entry that
+// is due, provided a timeout added during the iteration never has a
+// deadline before now, which timerDeadline guarantees (it never returns
+// less than the clock's reading, and the clock is monotonic): such an
+// entry sorts after every marked entry due at now, since its deadline is
+// at least now and, on a tie, its seq is larger.
+func (q *timerQueue) expireMarked(now int64, mark uint64) (token Token, ok bool) {
+	if len(q.heap) == 0 || q.heap[0].seq >= mark {
+		return 0, false
 	}
-	*n++
-	first := i*timerArity + 1
-	for c := first; c < first+timerArity && c < len(q.heap); c++ {
-		q.countDue(c, now, limit, n)
-	}
+	return q.expire(now)
 }
 
 // removeAt takes the entry at heap index i out of the heap, frees its slot
@@ -299,24 +282,29 @@ func (q *timerQueue) down(i int) {
 }
 
 // timerDeadline returns the deadline for a timeout set at now to expire
-// after the given duration, saturating instead of overflowing: a huge
-// duration must mean "practically never", not wrap negative and fire at
-// once.
+// after the given duration. A zero or negative duration means now: a
+// deadline in the past would sort the timeout ahead of others that were due
+// before it was set, and ahead of the timeouts being fired in the iteration
+// that set it (see expireMarked). A huge duration saturates instead of
+// overflowing: it must mean "practically never", not wrap negative and
+// fire at once.
 func timerDeadline(now int64, after time.Duration) int64 {
-	d := now + int64(after)
-	if after > 0 && d < now {
-		return math.MaxInt64
+	if after <= 0 {
+		return now
 	}
-	if after < 0 && d > now {
-		return math.MinInt64
+	if d := now + int64(after); d >= now {
+		return d
 	}
-	return d
+	return math.MaxInt64
 }
 
 // Timeout arranges for the handler's Timeout to be called with token once
 // after has passed on the monotonic clock: never early, and in the order
 // they were set among timeouts due at the same time. A zero or negative
-// after fires on the next iteration. Like Register, it is called from the
+// after means now: it fires on the next iteration, after the timeouts that
+// were due before it was set. A timeout set from a callback never fires in
+// the iteration that set it. A duration too long for the clock saturates:
+// the timeout then practically never fires, and no wait overflows. Like Register, it is called from the
 // loop's goroutine or while the loop is not running. The timer queue grows
 // as needed, bounded only by memory, and allocates nothing once it has held
 // as many timeouts as it holds now.
@@ -332,16 +320,22 @@ func (l *EventLoop[M]) Timeout(token Token, after time.Duration) (Timeout, error
 // cancels a newer timeout, even one that reuses t's slot.
 func (l *EventLoop[M]) ClearTimeout(t Timeout) bool { return l.timers.cancel(t) }
 
-// fireTimers calls the handler for the timeouts due when it starts: a
-// timeout the handler sets meanwhile, even with zero delay, waits for the
-// next iteration, so a timer re-arming itself cannot starve I/O.
-func (l *EventLoop[M]) fireTimers(h Handler[M]) {
-	if l.timers.len() == 0 {
-		return
+// markTimers notes, at the start of an iteration, which timeouts it fires:
+// those set before now and due by now (see expireMarked).
+func (l *EventLoop[M]) markTimers() {
+	l.fireMark = l.timers.mark()
+	if l.timers.len() > 0 {
+		l.fireNow = l.now()
 	}
-	now := l.now()
-	for range l.timers.due(now, l.timers.len()) {
-		token, ok := l.timers.expire(now)
+}
+
+// fireTimers calls the handler for the timeouts that markTimers found due:
+// a timeout set in this iteration, even with zero or negative delay, waits
+// for the next one, so a timer re-arming itself cannot starve I/O or the
+// other timers, and timeouts due together fire in the order they were set.
+func (l *EventLoop[M]) fireTimers(h Handler[M]) {
+	for l.timers.len() > 0 && !l.closing.Load() {
+		token, ok := l.timers.expireMarked(l.fireNow, l.fireMark)
 		if !ok {
 			return
 		}

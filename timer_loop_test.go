@@ -3,6 +3,7 @@
 package mio
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -267,5 +268,131 @@ func BenchmarkLoopTimeouts(b *testing.B) {
 	for b.Loop() {
 		tm, _ := l.Timeout(1, time.Minute)
 		l.ClearTimeout(tm)
+	}
+}
+
+// runOnceBounded runs one iteration that may sleep for ever, in the
+// background, and fails the test if it has not returned within 30 seconds
+// (then it shuts the loop down, so nothing is left running).
+func runOnceBounded(t *testing.T, l *EventLoop[int], h Handler[int]) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- l.RunOnce(h, -1) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		l.Shutdown()
+		<-done
+		t.Fatal("RunOnce still sleeping after 30s")
+	}
+}
+
+// A delay so negative that deadline minus now overflowed made the loop
+// sleep for centuries: it fires on the next iteration, as every past
+// delay does.
+func TestHugeNegativeDelayFiresOnNextIteration(t *testing.T) {
+	for _, after := range []time.Duration{time.Until(time.Time{}), math.MinInt64, -math.MaxInt64} {
+		l := newLoop(t)
+		r := &timerRecorder{}
+		if _, err := l.Timeout(7, after); err != nil {
+			t.Fatal(err)
+		}
+		runOnceBounded(t, l, r)
+		if !slices.Equal(r.fired, []Token{7}) {
+			t.Fatalf("after=%d: fired %v, want [7]", after, r.fired)
+		}
+	}
+}
+
+// A huge positive delay saturates: the loop's own wait stays positive and
+// the timeout does not fire.
+func TestHugePositiveDelayNeverWraps(t *testing.T) {
+	l := newLoop(t)
+	r := &timerRecorder{}
+	if _, err := l.Timeout(7, math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
+	if d := l.pollTimeout(-1); d <= 0 {
+		t.Fatalf("pollTimeout with a timeout set after MaxInt64 = %v, want a long positive wait", d)
+	}
+	if err := l.RunOnce(r, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.fired) != 0 {
+		t.Fatalf("fired %v", r.fired)
+	}
+}
+
+func TestUntilDeadlineSaturates(t *testing.T) {
+	tests := []struct {
+		deadline, now int64
+		want          time.Duration
+	}{
+		{10, 5, 5},
+		{5, 10, 0},
+		{math.MinInt64, 1 << 40, 0},
+		{math.MaxInt64, 0, math.MaxInt64},
+		{math.MaxInt64, -10, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		if got := untilDeadline(tt.deadline, tt.now); got != tt.want {
+			t.Errorf("untilDeadline(%d, %d) = %v, want %v", tt.deadline, tt.now, got, tt.want)
+		}
+	}
+}
+
+// Timeouts 1 and 2 are due; 1's callback sets 3 with a past deadline. 3
+// must not jump ahead of 2, and must wait for a later iteration.
+func TestPastDeadlineFromCallbackDoesNotJumpTheQueue(t *testing.T) {
+	l := newLoop(t)
+	r := &timerRecorder{}
+	r.onFire = func(l *EventLoop[int], tok Token) {
+		if tok == 1 {
+			l.Timeout(3, -time.Second)
+		}
+	}
+	for _, tok := range []Token{1, 2} {
+		if _, err := l.Timeout(tok, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runOnceBounded(t, l, r)
+	if !slices.Equal(r.fired, []Token{1, 2}) {
+		t.Fatalf("first iteration fired %v, want [1 2]", r.fired)
+	}
+	runOnceBounded(t, l, r)
+	if !slices.Equal(r.fired, []Token{1, 2, 3}) {
+		t.Fatalf("after the second iteration: fired %v, want [1 2 3]", r.fired)
+	}
+}
+
+// A timer re-arming itself with a past deadline fired every iteration and
+// starved a zero-delay timer that was due before it re-armed.
+func TestPastDeadlineRearmDoesNotStarveOthers(t *testing.T) {
+	l := newLoop(t)
+	r := &timerRecorder{}
+	r.onFire = func(l *EventLoop[int], tok Token) {
+		if tok == 1 {
+			l.Timeout(1, -time.Second)
+		}
+	}
+	if _, err := l.Timeout(1, -time.Second); err != nil {
+		t.Fatal(err)
+	}
+	runOnceBounded(t, l, r) // 1 fires and re-arms into the past
+	if _, err := l.Timeout(2, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		runOnceBounded(t, l, r)
+	}
+	if !slices.Contains(r.fired, 2) {
+		t.Fatalf("fired %v: the zero-delay timeout 2 never fired", r.fired)
+	}
+	if i := slices.Index(r.fired, 2); i != 2 {
+		t.Fatalf("fired %v: 2 was due before 1 re-armed, so it fires next (index 2)", r.fired)
 	}
 }

@@ -142,13 +142,18 @@ func (m *timerRef) expire(tb testing.TB) {
 	}
 }
 
-func (m *timerRef) due(tb testing.TB, limit int) {
-	want := 0
-	for want < len(m.live) && want < limit && m.live[want].deadline <= m.now {
-		want++
+// expireMarked checks the loop's bounded firing: only entries added before
+// mark come out, in the model's order.
+func (m *timerRef) expireMarked(tb testing.TB, mark uint64) {
+	var want Token
+	wantOK := len(m.live) > 0 && m.live[0].deadline <= m.now && m.live[0].seq < mark
+	if wantOK {
+		want = m.live[0].token
+		m.live = m.live[1:]
 	}
-	if got := m.q.due(m.now, limit); got != want {
-		tb.Fatalf("due(%d, %d) = %d, want %d", m.now, limit, got, want)
+	got, ok := m.q.expireMarked(m.now, mark)
+	if got != want || ok != wantOK {
+		tb.Fatalf("expireMarked(%d, %d) = %d, %v; want %d, %v", m.now, mark, got, ok, want, wantOK)
 	}
 }
 
@@ -196,7 +201,8 @@ func (m *timerRef) step(tb testing.TB, op byte, arg uint32) {
 		}
 		m.expire(tb)
 	case 7:
-		m.due(tb, int(arg%12))
+		// The model's seq and the queue's agree: both count adds.
+		m.expireMarked(tb, m.seq-min(m.seq, uint64(arg%4)))
 	}
 	m.compare(tb)
 }
@@ -435,73 +441,64 @@ func TestTimerQueueCallbackChanges(t *testing.T) {
 	}
 }
 
-// TestTimerQueueDueBoundsRearm shows the loop pattern that keeps a timeout
-// re-arming itself with zero delay from starving I/O: fire at most the count
-// due at the start of the iteration.
-func TestTimerQueueDueBoundsRearm(t *testing.T) {
+// TestTimerQueueMarkBoundsRearm shows the loop pattern that keeps a timeout
+// re-arming itself with zero delay from starving I/O: fire only what was
+// set before the iteration's mark.
+func TestTimerQueueMarkBoundsRearm(t *testing.T) {
 	var q timerQueue
 	now := int64(100)
 	q.add(1, 90)
 	q.add(2, 100)
 	q.add(3, 100)
 	q.add(4, 101)
-	n := q.due(now, 1024)
-	if n != 3 {
-		t.Fatalf("due = %d, want 3", n)
-	}
-	var got []Token
-	for range n {
-		tok, ok := q.expire(now)
-		if !ok {
-			break
+	fire := func() []Token {
+		var got []Token
+		mark := q.mark()
+		for {
+			tok, ok := q.expireMarked(now, mark)
+			if !ok {
+				return got
+			}
+			got = append(got, tok)
+			// Every callback re-arms with zero delay: the deadline equals now.
+			q.add(tok, timerDeadline(now, 0))
 		}
-		got = append(got, tok)
-		// Every callback re-arms with zero delay: the deadline equals now.
-		q.add(tok, timerDeadline(now, 0))
 	}
-	if want := []Token{1, 2, 3}; !slices.Equal(got, want) {
+	if got, want := fire(), []Token{1, 2, 3}; !slices.Equal(got, want) {
 		t.Fatalf("fired %v, want %v", got, want)
 	}
 	// The re-armed timeouts are due, but belong to the next iteration, and
 	// come out in the order they were re-armed.
-	if n := q.due(now, 1024); n != 3 {
-		t.Fatalf("due after re-arming = %d, want 3", n)
-	}
-	got = got[:0]
-	for range q.due(now, 2) {
-		tok, _ := q.expire(now)
-		got = append(got, tok)
-	}
-	if want := []Token{1, 2}; !slices.Equal(got, want) {
-		t.Fatalf("limited iteration fired %v, want %v", got, want)
+	if got, want := fire(), []Token{1, 2, 3}; !slices.Equal(got, want) {
+		t.Fatalf("next iteration fired %v, want %v", got, want)
 	}
 }
 
-func TestTimerQueueDue(t *testing.T) {
+// TestTimerQueueMarkKeepsPastDeadlinesInOrder: timeouts 1 and 2 are due and
+// 1's callback sets 3 with a negative delay. 3 must neither fire before 2
+// nor in the same round.
+func TestTimerQueueMarkKeepsPastDeadlinesInOrder(t *testing.T) {
 	var q timerQueue
-	if n := q.due(math.MaxInt64, 10); n != 0 {
-		t.Fatalf("due on empty queue = %d", n)
-	}
-	for i := range 100 {
-		q.add(Token(i), int64(i%10))
-	}
-	tests := []struct {
-		now   int64
-		limit int
-		want  int
-	}{
-		{-1, 1000, 0},
-		{0, 1000, 10},
-		{4, 1000, 50},
-		{9, 1000, 100},
-		{9, 37, 37},
-		{9, 0, 0},
-		{9, -1, 0},
-	}
-	for _, tt := range tests {
-		if got := q.due(tt.now, tt.limit); got != tt.want {
-			t.Errorf("due(%d, %d) = %d, want %d", tt.now, tt.limit, got, tt.want)
+	now := int64(1000)
+	q.add(1, timerDeadline(now-20, 10))
+	q.add(2, timerDeadline(now-20, 15))
+	mark := q.mark()
+	var got []Token
+	for {
+		tok, ok := q.expireMarked(now, mark)
+		if !ok {
+			break
 		}
+		got = append(got, tok)
+		if tok == 1 {
+			q.add(3, timerDeadline(now, -time.Second))
+		}
+	}
+	if want := []Token{1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("fired %v, want %v (3 waits for the next round)", got, want)
+	}
+	if tok, ok := q.expireMarked(now, q.mark()); !ok || tok != 3 {
+		t.Fatalf("next round: got %d, %v; want 3", tok, ok)
 	}
 }
 
@@ -513,11 +510,12 @@ func TestTimerDeadline(t *testing.T) {
 	}{
 		{0, 0, 0},
 		{100, time.Second, 100 + int64(time.Second)},
-		{100, -50, 50},
+		{100, -50, 100},
 		{1, math.MaxInt64, math.MaxInt64},
 		{math.MaxInt64 - 5, 10, math.MaxInt64},
-		{-1, math.MinInt64, math.MinInt64},
-		{math.MaxInt64, math.MinInt64, -1},
+		{-1, math.MinInt64, -1},
+		{math.MaxInt64, math.MinInt64, math.MaxInt64},
+		{5, -math.MaxInt64, 5},
 	}
 	for _, tt := range tests {
 		if got := timerDeadline(tt.now, tt.after); got != tt.want {
@@ -620,10 +618,11 @@ func TestTimerQueueSteadyStateAllocs(t *testing.T) {
 	}); a != 0 {
 		t.Errorf("add+expire: %v allocs, want 0", a)
 	}
-	if a := testing.AllocsPerRun(100, func() {
-		q.due(math.MaxInt64, 1<<20)
+	if a := testing.AllocsPerRun(1000, func() {
+		q.add(2, math.MinInt64)
+		q.expireMarked(math.MinInt64, q.mark())
 	}); a != 0 {
-		t.Errorf("due: %v allocs, want 0", a)
+		t.Errorf("add+expireMarked: %v allocs, want 0", a)
 	}
 	// Grow back to the old peak: every slot comes from the free list.
 	if a := testing.AllocsPerRun(5, func() {
