@@ -35,6 +35,21 @@ func (r readiness) readHint() ReadHint {
 	return h
 }
 
+// hintFor is readHint as a registration with interest in sees it. HupHint
+// is end-of-stream news, for a registration that reads: a write-only one
+// hears only of errors, on every system. epoll reports EPOLLHUP to it when
+// a socket is shut down both ways, but kqueue's write filter cannot tell a
+// dead peer from the socket's own ShutWrite (both are EV_EOF without an
+// errno), and the peer's half-close reaches neither kernel's write side;
+// the Writable that both give says enough, as the write then fails.
+func (r readiness) hintFor(in Interest) ReadHint {
+	h := r.readHint()
+	if in&Readable == 0 {
+		h &= ErrorHint
+	}
+	return h
+}
+
 // wantsWritable reports whether a registration with the given interest gets a
 // Writable callback for this readiness: when it can write, and also when the
 // fd hung up or failed, so a writer waiting on a dead peer is told at once.

@@ -375,7 +375,7 @@ func (l *EventLoop[M]) dispatch(h Handler[M], ev event) {
 	if s.opt&Oneshot != 0 {
 		s.armed = false
 	}
-	if hint := ev.ready.readHint(); hint != 0 {
+	if hint := ev.ready.hintFor(interest); hint != 0 {
 		h.Readable(l, token, hint)
 		// The callback may have closed, deregistered or re-registered the
 		// fd; its Writable half then belongs to no one.

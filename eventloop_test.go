@@ -316,7 +316,10 @@ func TestNoWritableAfterReadableEndsRegistration(t *testing.T) {
 	}
 }
 
-func TestHupArrivesUnasked(t *testing.T) {
+// A write-only registration whose Unix peer closed: Writable tells it, and
+// no Readable(HupHint) comes, since kqueue's write filter could not say the
+// same (its EV_EOF also follows the socket's own ShutWrite).
+func TestHangUpReachesWriterAsWritable(t *testing.T) {
 	l := newLoop(t)
 	a, b := socketPair(t)
 	if err := l.Register(a, 1, Writable, Edge); err != nil {
@@ -327,8 +330,34 @@ func TestHupArrivesUnasked(t *testing.T) {
 	b.Close()
 	r.calls = nil
 	runOnce(t, l, r, pending)
-	if len(r.calls) != 2 || r.calls[0].kind != "r" || r.calls[0].hint&HupHint == 0 || r.calls[1].kind != "w" {
-		t.Fatalf("write-only registration, peer closed: want Readable(HupHint) then Writable, got %v", r.calls)
+	if len(r.calls) != 1 || r.calls[0].kind != "w" {
+		t.Fatalf("write-only registration, peer closed: want Writable alone, got %v", r.calls)
+	}
+	if _, err := unix.Write(a.Fd(), []byte("x")); err != unix.EPIPE {
+		t.Fatalf("write after Writable to a closed peer: %v, want EPIPE", err)
+	}
+}
+
+// A write-only TCP registration whose peer reset: Readable with ErrorHint
+// alone, then Writable.
+func TestResetReachesWriterAsError(t *testing.T) {
+	c, s := tcpPair(t, loopback4, 0)
+	l := newLoop(t)
+	if err := l.Register(s, 1, Writable, Edge); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	runOnce(t, l, r, pending) // the initial writable edge
+	if err := c.SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.calls = nil
+	runOnce(t, l, r, pending)
+	if len(r.calls) != 2 || r.calls[0].kind != "r" || r.calls[0].hint != ErrorHint || r.calls[1].kind != "w" {
+		t.Fatalf("write-only registration, peer reset: want Readable(ErrorHint) then Writable, got %v", r.calls)
 	}
 }
 

@@ -38,8 +38,13 @@ type ReadHint uint8
 const (
 	// DataHint means there is data (or a pending connection) to take.
 	DataHint ReadHint = 1 << iota
-	// HupHint means the peer closed its side; reads drain what is left and
-	// then return io.EOF.
+	// HupHint means the fd is at end of stream: the peer shut down its
+	// writing side, closed or reset the connection, or the socket was shut
+	// down for reading. Reads drain what is left and then return io.EOF
+	// (or the error). It comes only to a registration with Readable
+	// interest, the same on epoll and kqueue; a write-only registration
+	// learns that the connection can take no more from Writable, whose
+	// write then fails, and hears nothing of a peer's half-close.
 	HupHint
 	// ErrorHint means the fd has a pending error; TakeError, or the next read
 	// or write, returns it.
@@ -51,7 +56,8 @@ const (
 // own state. Embed NopHandler to implement only the methods you need.
 type Handler[M any] interface {
 	// Readable is called when a registration with the given token is
-	// readable, or has hung up or failed even if it did not ask to read.
+	// readable or at end of stream (HupHint), and also, when it did not
+	// ask to read, when the fd has a pending error (ErrorHint).
 	Readable(loop *EventLoop[M], token Token, hint ReadHint)
 	// Writable is called when a registration with write interest can be
 	// written, has completed a connect, hung up or failed.

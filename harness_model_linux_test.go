@@ -126,7 +126,7 @@ func (m *hzModel) open(s *hzMSlot, num int) {
 // edgeOwed sets what an Edge registration must report after Register or
 // Reregister, which make the kernel look at the fd's current readiness.
 func (s *hzMSlot) edgeOwed() {
-	s.owedR = s.opt&Edge != 0 && (s.peerGone || (s.in&Readable != 0 && s.data > 0))
+	s.owedR = s.opt&Edge != 0 && s.in&Readable != 0 && (s.peerGone || s.data > 0)
 	s.owedW = s.opt&Edge != 0 && s.in&Writable != 0
 }
 
@@ -304,7 +304,9 @@ func (m *hzModel) closePeer(s *hzMSlot) {
 	s.b.Close()
 	s.peerGone = true
 	if s.armed() && s.opt&Edge != 0 {
-		s.owedR = true // the hang-up is reported as Readable(HupHint)
+		// The hang-up is Readable(HupHint) for a reader; a write-only
+		// registration hears it as Writable alone.
+		s.owedR = s.in&Readable != 0
 		s.owedW = s.in&Writable != 0
 	}
 }
@@ -329,8 +331,8 @@ func (m *hzModel) callback(kind byte, tok Token, hint ReadHint) *hzMSlot {
 		m.fail("%c callback for token %d, registered by a callback of this poll: a stale event reached it", kind, tok)
 	case s == nil:
 		m.fail("%c callback for token %d, whose registration has ended", kind, tok)
-	case kind == 'r' && s.in&Readable == 0 && hint&(HupHint|ErrorHint) == 0:
-		m.fail("Readable(hint %b) for token %d registered for %b only", hint, tok, s.in)
+	case kind == 'r' && s.in&Readable == 0 && (hint&ErrorHint == 0 || hint&^ErrorHint != 0):
+		m.fail("Readable(hint %b) for token %d registered for %b only: want ErrorHint alone", hint, tok, s.in)
 	case kind == 'w' && s.in&Writable == 0:
 		m.fail("Writable for token %d registered for %b only", tok, s.in)
 	case s.opt&Oneshot != 0 && s.fired && !(kind == 'w' && m.lastTok == tok && m.lastKind == 'r'):
@@ -381,7 +383,7 @@ func (m *hzModel) poll() {
 		if s.opt&Edge != 0 {
 			wants[s] = want{s.owedR, s.owedW}
 		} else {
-			wants[s] = want{s.peerGone || (s.in&Readable != 0 && s.data > 0), s.in&Writable != 0}
+			wants[s] = want{s.in&Readable != 0 && (s.peerGone || s.data > 0), s.in&Writable != 0}
 		}
 	}
 	m.logf("poll")

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Readiness edge cases: data followed by FIN, error and hang-up reported
@@ -110,10 +112,12 @@ func TestRelDataThenFINEveryByteBeforeEOF(t *testing.T) {
 	}
 }
 
-// Error and hang-up are reported though not asked for (the registrations
-// ask only for Writable), and do not make the loop spin: a handler that
-// deregisters on HupHint or ErrorHint hears nothing more, and an
-// edge-triggered registration left in place is reported once.
+// A dead socket is reported though the registration asks only for
+// Writable, and does not make the loop spin: an error comes as
+// Readable(ErrorHint) and Writable, a peer that is gone without an error
+// as Writable whose write fails. A handler that deregisters then hears
+// nothing more, and an edge-triggered registration left in place is
+// reported once.
 func TestRelErrHupUnaskedNoSpin(t *testing.T) {
 	type setup struct {
 		name string
@@ -142,17 +146,33 @@ func TestRelErrHupUnaskedNoSpin(t *testing.T) {
 				}
 				h := relNewH(t)
 				var hint ReadHint
-				h.onR = func(l *EventLoop[int], _ Token, hh ReadHint) {
-					hint |= hh
-					if opt == Level && hh&(HupHint|ErrorHint) != 0 {
+				var writeErr error
+				handled := func(l *EventLoop[int]) {
+					if opt == Level {
 						if err := l.Deregister(fd); err != nil {
 							t.Error(err)
 						}
 					}
 				}
+				h.onR = func(l *EventLoop[int], _ Token, hh ReadHint) {
+					hint |= hh
+					if hh&ErrorHint != 0 {
+						handled(l)
+					}
+				}
+				h.onW = func(l *EventLoop[int], _ Token) {
+					_, err := unix.Write(fd.Fd(), []byte("x"))
+					if err != nil && err != unix.EAGAIN && writeErr == nil {
+						writeErr = err
+						handled(l)
+					}
+				}
 				runOnce(t, l, h, pending)
-				if hint&(HupHint|ErrorHint) == 0 {
-					t.Fatalf("write-only registration of a dead socket: Readable hints %03b, Writable %d; want HupHint or ErrorHint", hint, h.writes[1])
+				if hint&HupHint != 0 {
+					t.Fatalf("write-only registration got HupHint (hints %03b): it is for readers only", hint)
+				}
+				if hint&ErrorHint == 0 && writeErr == nil {
+					t.Fatalf("write-only registration of a dead socket: Readable hints %03b, Writable %d and no failed write; want ErrorHint or a failing write", hint, h.writes[1])
 				}
 				first := h.reads[1] + h.writes[1]
 				// The quiet check: 100ms of polling brings nothing more.

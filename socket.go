@@ -40,7 +40,9 @@ type Acceptor interface {
 type ShutdownHow int
 
 const (
-	// ShutRead stops reading: further reads return io.EOF.
+	// ShutRead stops reading: every further read returns io.EOF, whatever
+	// was queued before and whatever the peer sends after, on every
+	// system (see Socket.Shutdown).
 	ShutRead ShutdownHow = iota
 	// ShutWrite stops writing: the peer reads io.EOF once it has read
 	// everything sent before (a TCP FIN); reading goes on.

@@ -1227,18 +1227,32 @@ func TestShutdownWriteTwice(t *testing.T) {
 	}
 }
 
+// After ShutRead every read is io.EOF, on every system: also with data
+// that was queued before (the BSDs flush it, Linux kept it) and with data
+// the peer sends after (Linux TCP still queued it).
 func TestShutdownReadGivesEOF(t *testing.T) {
 	for _, k := range pairKinds {
-		t.Run(k.name, func(t *testing.T) {
-			c, _ := k.pair(t, 0)
-			if err := c.Shutdown(ShutRead); err != nil {
-				t.Fatal(err)
-			}
-			var buf [8]byte
-			if n, err := c.Read(buf[:]); n != 0 || err != io.EOF {
-				t.Fatalf("Read after Shutdown(ShutRead) = %d, %v; want io.EOF", n, err)
-			}
-		})
+		for _, how := range []ShutdownHow{ShutRead, ShutBoth} {
+			t.Run(k.name+"/"+relHowName[how], func(t *testing.T) {
+				c, s := k.pair(t, 0)
+				if _, err := s.Write([]byte("early")); err != nil {
+					t.Fatal(err)
+				}
+				waitFd(t, c.Fd(), unix.POLLIN)
+				if err := c.Shutdown(how); err != nil {
+					t.Fatal(err)
+				}
+				var buf [8]byte
+				if n, err := c.Read(buf[:]); n != 0 || err != io.EOF {
+					t.Fatalf("Read after Shutdown with data queued before = %d (%q), %v; want io.EOF", n, buf[:n], err)
+				}
+				// A Unix peer gets EPIPE here; a TCP peer's data arrives.
+				s.Write([]byte("late"))
+				if n, err := c.Read(buf[:]); n != 0 || err != io.EOF {
+					t.Fatalf("Read after Shutdown with data sent after = %d (%q), %v; want io.EOF", n, buf[:n], err)
+				}
+			})
+		}
 	}
 }
 

@@ -24,6 +24,12 @@ type stream struct {
 	// connErr is a connect failure the loop saw itself (a retried Unix
 	// connect), which the kernel's SO_ERROR does not hold.
 	connErr error
+	// readShut is set by a successful Shutdown of the reading side. The
+	// kernels disagree on what reads give after it (the BSDs flush the
+	// queue and return end of stream; Linux TCP returns what was queued
+	// and goes on queuing what the peer sends), so Read answers io.EOF
+	// itself.
+	readShut bool
 }
 
 // newSockfd opens a non-blocking, close-on-exec socket.
@@ -195,6 +201,9 @@ func (s *sockfd) accept() (int, error) {
 // Read reads into p. It returns ErrWouldBlock when no data is there and
 // io.EOF once the peer has closed its side and everything was read.
 func (s *stream) Read(p []byte) (int, error) {
+	if s.readShut && s.fd >= 0 {
+		return 0, io.EOF
+	}
 	n, err := readFd(s.fd, p)
 	if err != nil && err != ErrWouldBlock && err != io.EOF {
 		s.keepConnectError(err)
@@ -242,7 +251,11 @@ func (s *stream) PeerAddr() (SockAddr, error) {
 	return sockAddrFromUnix(sa), nil
 }
 
-// Shutdown closes one or both directions; see ShutdownHow. A how that is
+// Shutdown closes one or both directions; see ShutdownHow. After ShutRead
+// or ShutBoth every Read returns io.EOF on every system, also when data
+// was queued before or the peer sends more (Linux would deliver it); a
+// level-triggered registration is then reported readable with HupHint
+// until it is closed or deregistered, as at the peer's end of stream. A how that is
 // none of those returns EINVAL. Shutting down a
 // socket that is not connected returns ENOTCONN on every system and for
 // every family (Linux itself accepts it silently for Unix sockets). A second
@@ -268,7 +281,11 @@ func (s *stream) Shutdown(how ShutdownHow) error {
 	if _, err := unix.Getpeername(s.fd); err == unix.ENOTCONN {
 		return wrapSyscall("shutdown", err)
 	}
-	return wrapSyscall("shutdown", unix.Shutdown(s.fd, h))
+	if err := unix.Shutdown(s.fd, h); err != nil {
+		return wrapSyscall("shutdown", err)
+	}
+	s.readShut = s.readShut || how != ShutWrite
+	return nil
 }
 
 // TakeError returns and clears the pending error: first a connect failure
