@@ -5,6 +5,7 @@ package mio
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -29,6 +30,18 @@ import (
 // connection end instead of hanging; then the reserve is opened again. The
 // caller still gets the EMFILE or ENFILE error, so it knows that it is short
 // of descriptors and that connections were turned away.
+
+// Where the kernel itself drops the connection whose accept found no free
+// descriptor, none of this is needed, and shedding would close clients that
+// were still to be served: XNU (macOS, iOS) has done so since its fix for
+// clients spinning on a connection put back on the queue (accept_nocancel
+// in bsd/kern/uipc_syscalls.c, rdar 8554930). Linux and the other BSDs
+// allocate the descriptor before they take the connection off the queue,
+// or put it back, so theirs stays queued.
+var kernelDropsOnExhaustion = dropsOnExhaustion(runtime.GOOS)
+
+// dropsOnExhaustion is the per-kernel fact above, for the system goos.
+func dropsOnExhaustion(goos string) bool { return goos == "darwin" || goos == "ios" }
 
 // shedLimit bounds how many pending connections one shed closes, so that a
 // client flood cannot keep an accept call busy for ever. It is at least the
@@ -86,11 +99,22 @@ func acceptOrShed(lfd int) (int, error) {
 		case unix.EINTR, unix.ECONNABORTED:
 			continue
 		case unix.EMFILE, unix.ENFILE:
-			return -1, shedPending(lfd, err)
+			return -1, exhausted(lfd, err, kernelDropsOnExhaustion)
 		default:
 			return -1, wrapSyscall("accept", err)
 		}
 	}
+}
+
+// exhausted answers an accept that failed for lack of descriptors: where
+// the kernel dropped the connection (kernelDrops) it only reports cause;
+// elsewhere it sheds the pending connections.
+func exhausted(lfd int, cause error, kernelDrops bool) error {
+	if kernelDrops {
+		return fmt.Errorf("mio: accept: out of file descriptors, the kernel dropped the connection: %w",
+			os.NewSyscallError("accept", cause))
+	}
+	return shedPending(lfd, cause)
 }
 
 // shedPending frees the reserve descriptor, accepts and closes the

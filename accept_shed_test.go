@@ -379,3 +379,34 @@ func relShedChild(t *testing.T, mode string) {
 	fmt.Printf("SHED-OK mode=%s shed=%d emfile=%d windowReadable=%d cpu=%.1f%% err=%q\n",
 		mode, len(shedSeen), emfile, windowReads, 100*cpuShare, lastErr)
 }
+
+// Where the kernel drops the connection whose accept failed (XNU), the
+// error is reported and the other pending connections stay queued; the
+// decision is taken per kernel.
+func TestExhaustedShedsOnlyWhereTheKernelKeeps(t *testing.T) {
+	relShedLeaks(t)
+	// XNU's accept_nocancel closes the connection when falloc fails; the
+	// others allocate the fd before they take the connection off the
+	// queue, or put it back, so it stays queued.
+	for goos, drops := range map[string]bool{"darwin": true, "ios": true, "linux": false,
+		"freebsd": false, "dragonfly": false, "netbsd": false, "openbsd": false} {
+		if got := dropsOnExhaustion(goos); got != drops {
+			t.Errorf("%s: the kernel drops = %v, want %v", goos, got, drops)
+		}
+	}
+	acc, addr := relTCPAcceptor(t, loopback4)
+	if err := acc.listen(16); err != nil {
+		t.Fatal(err)
+	}
+	c := newTCPSocket4or6(t, loopback4)
+	connectNow(t, c, addr)
+	waitFd(t, acc.Fd(), unix.POLLIN)
+	if err := exhausted(acc.Fd(), unix.EMFILE, true); !errors.Is(err, unix.EMFILE) {
+		t.Fatalf("exhausted where the kernel drops = %v; want EMFILE", err)
+	}
+	s, err := acc.Accept()
+	if err != nil {
+		t.Fatalf("Accept after an exhaustion the kernel handled: %v; the pending connection was shed", err)
+	}
+	s.Close()
+}

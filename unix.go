@@ -65,7 +65,10 @@ func (s *UnixSocket) Bind(addr SockAddr) (*UnixAcceptor, error) {
 // their clients see the connection end instead of waiting, takes the reserve
 // again and returns an error matching errors.Is(err, syscall.EMFILE) (or
 // ENFILE). Treat it like ErrWouldBlock: stop accepting until the next
-// Readable, and free descriptors if you can.
+// Readable, and free descriptors if you can. On macOS the kernel itself
+// drops the connection whose accept failed, so the listener does not stay
+// readable for it, and Accept returns the error without shedding the
+// others, which can still be served.
 func (a *UnixAcceptor) Accept() (*UnixSocket, error) {
 	fd, err := a.accept()
 	if err != nil {
