@@ -94,11 +94,13 @@ func (s *sockfd) SetReuseAddr(on bool) error {
 	return s.setBool(unix.SOL_SOCKET, unix.SO_REUSEADDR, on)
 }
 
-// SetReusePort sets SO_REUSEPORT: several sockets, typically one per event
-// loop, may bind the same address, and the kernel spreads connections over
-// them.
+// SetReusePort lets several sockets, typically one per event loop, bind
+// the same address. Where ReusePortBalances is true the kernel spreads the
+// connections over them (it sets SO_REUSEPORT_LB on FreeBSD, SO_REUSEPORT
+// elsewhere); on macOS, NetBSD and OpenBSD one socket gets them all, so
+// share one acceptor through Dup there instead.
 func (s *sockfd) SetReusePort(on bool) error {
-	return s.setBool(unix.SOL_SOCKET, unix.SO_REUSEPORT, on)
+	return s.setBool(unix.SOL_SOCKET, reusePortOption, on)
 }
 
 // SetKeepAlive sets SO_KEEPALIVE.

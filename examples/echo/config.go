@@ -27,6 +27,10 @@ const (
 type config struct {
 	addr    string      // any form mio.ParseSockAddr reads
 	loops   int         // event loops, each with its own acceptor
+	// share makes the loops share one listening socket (through Dup)
+	// even where SO_REUSEPORT would balance: tests use it to run, on
+	// Linux, what macOS, NetBSD and OpenBSD run.
+	share bool
 	bufSize int         // bytes buffered per connection
 	log     *log.Logger // diagnostics; nil logs to standard error
 }
@@ -42,10 +46,6 @@ func (cfg config) sockAddr() (mio.SockAddr, error) {
 	addr, err := mio.ParseSockAddr(cfg.addr)
 	if err != nil {
 		return mio.SockAddr{}, fmt.Errorf("-addr: %w", err)
-	}
-	if addr.IsUnix() && cfg.loops > 1 {
-		return mio.SockAddr{}, fmt.Errorf("-loops %d with %s: several loops share one address through SO_REUSEPORT, which Unix sockets lack; use a TCP address or -loops 1",
-			cfg.loops, addr)
 	}
 	return addr, nil
 }

@@ -13,9 +13,11 @@
 // nothing to the network.
 //
 // -loops N runs N event loops, each on its own goroutine with its own
-// acceptor bound to the same TCP address with SO_REUSEPORT, so the kernel
-// spreads connections over them. Unix sockets have no SO_REUSEPORT, so
-// they take one loop only.
+// acceptor. Where the kernel balances SO_REUSEPORT (Linux, DragonFly, and
+// FreeBSD with SO_REUSEPORT_LB: mio.ReusePortBalances) each binds the same
+// TCP address and the kernel spreads connections over them; on macOS,
+// NetBSD and OpenBSD, and for Unix sockets, the loops share one listening
+// socket, each with its own Dup of it, and whichever loop is free accepts.
 //
 // -buf is the buffer each connection has for data read but not yet
 // written back ("16KiB", "1MiB" or a number of bytes). When it is full the

@@ -50,7 +50,7 @@ func parseFlags(args []string) config {
 	cfg := config{log: log.New(os.Stderr, "echo: ", log.LstdFlags)}
 	buf := byteSize(defaultBufSize)
 	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`address` to serve: IP:port, [IPv6]:port, unix:/path or unix:@name; port 0 picks a free port")
-	fs.IntVar(&cfg.loops, "loops", defaultLoops, "number of event loops, each with its own SO_REUSEPORT acceptor (TCP only above 1)")
+	fs.IntVar(&cfg.loops, "loops", defaultLoops, "number of event loops, each with its own acceptor (SO_REUSEPORT where the kernel balances it, else a Dup of one)")
 	fs.Var(&buf, "buf", "per-connection buffer `size` (bytes, or with a K, KiB, M or MiB suffix)")
 	fs.Parse(args)
 	if fs.NArg() > 0 {

@@ -37,9 +37,20 @@ func newServer(cfg config) (*server, error) {
 	if s.log == nil {
 		s.log = log.New(os.Stderr, "echo: ", log.LstdFlags)
 	}
-	reusePort := cfg.loops > 1
+	// Several loops split the connections through SO_REUSEPORT where the
+	// kernel balances it over the acceptors; elsewhere, and for Unix
+	// sockets, they share one listening socket, each with its own Dup.
+	share := cfg.loops > 1 && (cfg.share || addr.IsUnix() || !mio.ReusePortBalances())
+	reusePort := cfg.loops > 1 && !share
+	var first mio.Acceptor
 	for i := range cfg.loops {
-		acc, err := bindAcceptor(addr, reusePort)
+		var acc mio.Acceptor
+		if share && i > 0 {
+			acc, err = dupAcceptor(first)
+		} else {
+			acc, err = bindAcceptor(addr, reusePort)
+			first = acc
+		}
 		if err != nil {
 			s.release()
 			return nil, err
@@ -63,6 +74,17 @@ func newServer(cfg config) (*server, error) {
 		s.workers = append(s.workers, w)
 	}
 	return s, nil
+}
+
+// dupAcceptor gives another loop its own fd for acc's listening socket.
+func dupAcceptor(acc mio.Acceptor) (mio.Acceptor, error) {
+	switch a := acc.(type) {
+	case *mio.TCPAcceptor:
+		return a.Dup()
+	case *mio.UnixAcceptor:
+		return a.Dup()
+	}
+	return nil, fmt.Errorf("no Dup for acceptor %T", acc)
 }
 
 // bindAcceptor opens a socket of addr's family and binds it.

@@ -74,6 +74,33 @@ func TestEchoReusePort(t *testing.T) {
 	checkReleased(t, before)
 }
 
+// Several loops sharing one listening socket through Dup, as they do for
+// Unix sockets and where SO_REUSEPORT does not balance: every client is
+// served, each by one loop.
+func TestEchoSharedAcceptor(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "unix:" + filepath.Join(t.TempDir(), "echo.sock")} {
+		t.Run(addr[:4], func(t *testing.T) {
+			before := snapshot(t)
+			r := startServer(t, config{addr: addr, loops: 3, bufSize: 16 << 10, share: true})
+			bulks := make([]int, 12)
+			for i := range bulks {
+				bulks[i] = i * 10007
+			}
+			echoClients(t, r, bulks)
+			r.wait(t)
+			total := 0
+			for _, w := range r.workers {
+				t.Logf("loop %d accepted %d connection(s)", w.id, w.accepted)
+				total += w.accepted
+			}
+			if len(r.workers) != 3 || total != len(bulks) {
+				t.Errorf("%d loops accepted %d connections, want 3 loops and %d", len(r.workers), total, len(bulks))
+			}
+			checkReleased(t, before)
+		})
+	}
+}
+
 // Connections that are open when the server stops are closed, and the
 // clients see the end of the stream.
 func TestStopClosesConnections(t *testing.T) {
