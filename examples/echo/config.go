@@ -25,12 +25,12 @@ const (
 
 // config is what a server is built from.
 type config struct {
-	addr    string      // any form mio.ParseSockAddr reads
-	loops   int         // event loops, each with its own acceptor
+	addr  string // any form mio.ParseSockAddr reads
+	loops int    // event loops, each with its own acceptor
 	// share makes the loops share one listening socket (through Dup)
 	// even where SO_REUSEPORT would balance: tests use it to run, on
 	// Linux, what macOS, NetBSD and OpenBSD run.
-	share bool
+	share   bool
 	bufSize int         // bytes buffered per connection
 	log     *log.Logger // diagnostics; nil logs to standard error
 }
