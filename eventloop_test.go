@@ -486,18 +486,28 @@ func runInBackground(t *testing.T, l *EventLoop[int]) <-chan error {
 	return done
 }
 
-func TestShutdownFromAnotherGoroutine(t *testing.T) {
-	l := newLoop(t)
-	done := runInBackground(t, l)
-	l.Shutdown()
+// awaitRun waits for a Run or RunOnce started in the background to return
+// done's error, which must be nil. After 30 seconds it shuts the loop down,
+// waits, and fails with what was expected.
+func awaitRun(t *testing.T, l *EventLoop[int], done <-chan error, what string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after Shutdown")
+	case <-time.After(30 * time.Second):
+		l.Shutdown()
+		<-done
+		t.Fatal(what)
 	}
+}
+
+func TestShutdownFromAnotherGoroutine(t *testing.T) {
+	l := newLoop(t)
+	done := runInBackground(t, l)
+	l.Shutdown()
+	awaitRun(t, l, done, "Run did not return after Shutdown")
 	if l.IsRunning() {
 		t.Fatal("IsRunning after Run returned")
 	}
@@ -532,14 +542,7 @@ func TestCloseWhileRunning(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after Close")
-	}
+	awaitRun(t, l, done, "Run did not return after Close")
 	a, _ := socketPair(t)
 	if err := l.Register(a, 1, Readable, Level); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Register after Close: %v, want ErrClosed", err)

@@ -42,16 +42,7 @@ func TestNotifyWakesSleepingLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		l.Shutdown()
-		<-done
-		t.Fatalf("messages not delivered to a sleeping loop: got %v", r.msgs)
-	}
+	awaitRun(t, l, done, "messages not delivered to a sleeping loop")
 	if fmt.Sprint(r.msgs) != "[1 2 3]" {
 		t.Fatalf("got %v, want [1 2 3]", r.msgs)
 	}
@@ -337,14 +328,7 @@ func TestCloseFromAnotherGoroutineDropsQueued(t *testing.T) {
 		t.Fatalf("Send after Close: %v, want ErrClosed", err)
 	}
 	close(release)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after Close")
-	}
+	awaitRun(t, l, done, "Run did not return after Close")
 	if fmt.Sprint(r.msgs) != "[1]" {
 		t.Fatalf("delivered %v, want [1]: 2-4 were queued when Close returned", r.msgs)
 	}

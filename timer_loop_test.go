@@ -278,16 +278,7 @@ func runOnceBounded(t *testing.T, l *EventLoop[int], h Handler[int]) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- l.RunOnce(h, -1) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		l.Shutdown()
-		<-done
-		t.Fatal("RunOnce still sleeping after 30s")
-	}
+	awaitRun(t, l, done, "RunOnce still sleeping after 30s")
 }
 
 // A delay so negative that deadline minus now overflowed made the loop

@@ -51,41 +51,28 @@ func TestEchoUnix(t *testing.T) {
 	}
 }
 
-// Two loops share the port through SO_REUSEPORT; whichever acceptor the
-// kernel picks, every client is served.
-func TestEchoReusePort(t *testing.T) {
-	before := snapshot(t)
-	r := startServer(t, config{addr: "127.0.0.1:0", loops: 2, bufSize: 16 << 10})
-	bulks := make([]int, 20)
-	for i := range bulks {
-		bulks[i] = i * 10007
-	}
-	bulks[7] = 4 << 20
-	echoClients(t, r, bulks)
-	r.wait(t)
-	total := 0
-	for _, w := range r.workers {
-		t.Logf("loop %d accepted %d connection(s)", w.id, w.accepted)
-		total += w.accepted
-	}
-	if len(r.workers) != 2 || total != len(bulks) {
-		t.Errorf("%d loops accepted %d connections, want 2 loops and %d", len(r.workers), total, len(bulks))
-	}
-	checkReleased(t, before)
-}
-
-// Several loops sharing one listening socket through Dup, as they do for
-// Unix sockets and where SO_REUSEPORT does not balance: every client is
-// served, each by one loop.
-func TestEchoSharedAcceptor(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1:0", "unix:" + filepath.Join(t.TempDir(), "echo.sock")} {
-		t.Run(addr[:4], func(t *testing.T) {
+// Several loops serve one address: through SO_REUSEPORT (two loops on TCP,
+// wherever the kernel balances it), or sharing one listening socket by Dup,
+// as for Unix sockets and where SO_REUSEPORT does not balance. Whichever
+// loop gets a client, every client is served, each by one loop.
+func TestEchoSeveralLoops(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  config
+	}{
+		{"reuseport", config{addr: "127.0.0.1:0", loops: 2}},
+		{"shared-tcp", config{addr: "127.0.0.1:0", loops: 3, share: true}},
+		{"shared-unix", config{addr: "unix:" + filepath.Join(t.TempDir(), "echo.sock"), loops: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			before := snapshot(t)
-			r := startServer(t, config{addr: addr, loops: 3, bufSize: 16 << 10, share: true})
-			bulks := make([]int, 12)
+			tc.cfg.bufSize = 16 << 10
+			r := startServer(t, tc.cfg)
+			bulks := make([]int, 20)
 			for i := range bulks {
 				bulks[i] = i * 10007
 			}
+			bulks[7] = 4 << 20
 			echoClients(t, r, bulks)
 			r.wait(t)
 			total := 0
@@ -93,8 +80,8 @@ func TestEchoSharedAcceptor(t *testing.T) {
 				t.Logf("loop %d accepted %d connection(s)", w.id, w.accepted)
 				total += w.accepted
 			}
-			if len(r.workers) != 3 || total != len(bulks) {
-				t.Errorf("%d loops accepted %d connections, want 3 loops and %d", len(r.workers), total, len(bulks))
+			if len(r.workers) != tc.cfg.loops || total != len(bulks) {
+				t.Errorf("%d loops accepted %d connections, want %d loops and %d", len(r.workers), total, tc.cfg.loops, len(bulks))
 			}
 			checkReleased(t, before)
 		})
