@@ -62,8 +62,21 @@ func (c *kchanges) push(ident int, f kfilter, fl kflags) {
 // slice returns the changes in the order they must be applied.
 func (c *kchanges) slice() []kchange { return c.list[:c.n] }
 
+// kfdState is what the poller remembers of one registered fd between the
+// calls that register it and the events it returns.
+type kfdState uint8
+
+const (
+	kfdFifo kfdState = 1 << iota // fstat said S_IFIFO when it was registered
+)
+
+// kqueueENOTCAPABLE is FreeBSD's ENOTCAPABLE (sys/errno.h), named here so
+// that the rules using it compile and are tested everywhere.
+const kqueueENOTCAPABLE = syscall.Errno(93)
+
 // kqueueChanges turns a registration change into kevent changes. Add passes
-// old = 0, remove passes in = 0; modify passes both.
+// old = 0, remove passes in = 0; modify passes both. fifo says the fd is a
+// pipe or FIFO.
 //
 // Read and write are separate filters in kqueue, each added and deleted on
 // its own. Every change carries kfReceipt, so the kernel answers each one
@@ -80,7 +93,7 @@ func (c *kchanges) slice() []kchange { return c.list[:c.n] }
 // Edge maps to EV_CLEAR and Oneshot to EV_ONESHOT; with neither the filter
 // is level-triggered. EV_ONESHOT drops only the filter that fired, so the
 // loop also disarms the whole registration after one delivered event.
-func kqueueChanges(fd int, old, in Interest, opt PollOpt) kchanges {
+func kqueueChanges(fd int, old, in Interest, opt PollOpt, fifo bool) kchanges {
 	add := kfAdd | kfEnable | kfReceipt
 	if opt&Edge != 0 {
 		add |= kfClear
@@ -125,7 +138,7 @@ func kqueueChangeFails(c kchange, errno syscall.Errno) bool {
 // failed Register must leave nothing behind, or a level-triggered filter
 // nobody owns would wake every poll. A filter that old had is left as the
 // call left it; Deregister deletes it, tolerating ENOENT.
-func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno) (syscall.Errno, kchanges) {
+func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno, fifo bool) (errno syscall.Errno, undo kchanges, gone bool) {
 	var first syscall.Errno
 	for i, c := range cs.slice() {
 		if kqueueChangeFails(c, errs[i]) {
@@ -133,9 +146,8 @@ func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.E
 			break
 		}
 	}
-	var undo kchanges
 	if first == 0 {
-		return 0, undo
+		return 0, undo, false
 	}
 	for i, c := range cs.slice() {
 		if c.flags&kfAdd == 0 || errs[i] != 0 || old&c.filter.interest() != 0 {
@@ -143,7 +155,17 @@ func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.E
 		}
 		undo.push(c.ident, c.filter, kfDelete|kfReceipt)
 	}
-	return first, undo
+	return first, undo, false
+}
+
+// kqueueReceipts reads the receipts of a change list into errs, out[i]
+// answering cs.list[i].
+func kqueueReceipts(cs *kchanges, out []kqEvent, errs *[kqueueMaxChanges]syscall.Errno) {
+	for i := range out {
+		if out[i].flags&kfError != 0 {
+			errs[i] = syscall.Errno(out[i].data)
+		}
+	}
 }
 
 // interest is the Interest a filter serves.
@@ -168,14 +190,15 @@ type kqEvent struct {
 
 // kqueueReadiness translates one returned event. wakeIdent is the read end of
 // the wake-up pipe, or -1 where the wake-up is an EVFILT_USER event; wake
-// reports the wake-up event, which is never a user event.
+// reports the wake-up event, which is never a user event. st is what the
+// poller knows of the event's fd.
 //
 // kqueue signals a hang-up and a socket error with EV_EOF on the filter
 // itself, the errno in fflags, rather than with separate bits as epoll does.
 // EV_EOF on the read filter means the peer will send nothing more, and
 // readyRead stays so that what is buffered is still drained; on the write
 // filter it means nothing more can be sent.
-func kqueueReadiness(ev kqEvent, wakeIdent int) (r readiness, wake bool) {
+func kqueueReadiness(ev kqEvent, wakeIdent int, st kfdState) (r readiness, wake bool) {
 	switch ev.filter {
 	case kfUser:
 		return 0, true

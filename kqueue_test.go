@@ -38,7 +38,7 @@ func TestKqueueChanges(t *testing.T) {
 		{"remove write", Writable, 0, 0, []kchange{{7, kfWrite, del}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cs := kqueueChanges(7, tc.old, tc.in, tc.opt)
+			cs := kqueueChanges(7, tc.old, tc.in, tc.opt, false)
 			if got := cs.slice(); !slices.Equal(got, tc.want) {
 				t.Fatalf("changes\n got %+v\nwant %+v", got, tc.want)
 			}
@@ -55,7 +55,7 @@ func TestKqueueChanges(t *testing.T) {
 func TestKqueueLevelHasNoClearNorOneshot(t *testing.T) {
 	for _, in := range []Interest{Readable, Writable, Readable | Writable} {
 		for _, old := range []Interest{0, Readable, Writable, Readable | Writable} {
-			cs := kqueueChanges(3, old, in, Level)
+			cs := kqueueChanges(3, old, in, Level, false)
 			for _, c := range cs.slice() {
 				if c.flags&(kfClear|kfOneshot) != 0 {
 					t.Fatalf("old %v in %v: level change %+v has %#x", old, in, c, c.flags)
@@ -109,9 +109,9 @@ func TestKqueueOutcome(t *testing.T) {
 		{"remove on closed fd", Readable, 0, errs{syscall.EBADF}, syscall.EBADF, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cs := kqueueChanges(9, tc.old, tc.in, Level)
+			cs := kqueueChanges(9, tc.old, tc.in, Level, false)
 			e := tc.errs
-			got, undo := kqueueOutcome(tc.old, &cs, &e)
+			got, undo, _ := kqueueOutcome(tc.old, &cs, &e, false)
 			if got != tc.want {
 				t.Fatalf("errno %v, want %v", got, tc.want)
 			}
@@ -163,9 +163,9 @@ func (k *fakeKqueue) apply(cs *kchanges) (errs [kqueueMaxChanges]syscall.Errno) 
 
 // change does what poller.change does, against the model.
 func (k *fakeKqueue) change(fd int, old, in Interest, opt PollOpt) syscall.Errno {
-	cs := kqueueChanges(fd, old, in, opt)
+	cs := kqueueChanges(fd, old, in, opt, false)
 	errs := k.apply(&cs)
-	errno, undo := kqueueOutcome(old, &cs, &errs)
+	errno, undo, _ := kqueueOutcome(old, &cs, &errs, false)
 	if errno != 0 {
 		k.apply(&undo)
 	}
@@ -307,7 +307,7 @@ func TestKqueueReadiness(t *testing.T) {
 		{"unknown filter", kqEvent{ident: 9, filter: kfNone}, -1, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, wake := kqueueReadiness(tc.ev, tc.wakeIdent)
+			r, wake := kqueueReadiness(tc.ev, tc.wakeIdent, 0)
 			if r != tc.want || wake != tc.wake {
 				t.Fatalf("got %05b wake=%v, want %05b wake=%v", r, wake, tc.want, tc.wake)
 			}
@@ -318,14 +318,14 @@ func TestKqueueReadiness(t *testing.T) {
 // An error reported through EV_EOF reaches both callbacks, as epoll's
 // EPOLLERR does: Readable with ErrorHint, and Writable for a writer.
 func TestKqueueEOFErrorReachesHandlers(t *testing.T) {
-	r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1)
+	r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1, 0)
 	if h := r.readHint(); h&ErrorHint == 0 || h&HupHint == 0 {
 		t.Fatalf("hint %03b lacks ErrorHint or HupHint", h)
 	}
 	if !r.wantsWritable(Writable) {
 		t.Fatal("a failed connect is not reported as Writable")
 	}
-	r, _ = kqueueReadiness(kqEvent{ident: 9, filter: kfRead, flags: kfEOF}, -1)
+	r, _ = kqueueReadiness(kqEvent{ident: 9, filter: kfRead, flags: kfEOF}, -1, 0)
 	if h := r.readHint(); h != DataHint|HupHint {
 		t.Fatalf("read EOF hint %03b, want data and hup", h)
 	}
@@ -337,7 +337,7 @@ func translateBatch(raw []kqEvent, wakeIdent int, s *mergeScratch) (evs []event,
 	evs = make([]event, len(raw))
 	n := 0
 	for _, k := range raw {
-		r, wake := kqueueReadiness(k, wakeIdent)
+		r, wake := kqueueReadiness(k, wakeIdent, 0)
 		if wake {
 			woken = true
 			continue

@@ -60,12 +60,13 @@ func (p *poller) remove(fd int, old Interest) error {
 }
 
 func (p *poller) change(fd int, old, in Interest, opt PollOpt) error {
-	cs := kqueueChanges(fd, old, in, opt)
+	fifo := false
+	cs := kqueueChanges(fd, old, in, opt, fifo)
 	var errs [kqueueMaxChanges]syscall.Errno
 	if err := p.apply(&cs, &errs); err != nil {
 		return err
 	}
-	errno, undo := kqueueOutcome(old, &cs, &errs)
+	errno, undo, _ := kqueueOutcome(old, &cs, &errs, fifo)
 	if errno == 0 {
 		return nil
 	}
@@ -99,11 +100,11 @@ func (p *poller) apply(cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno) erro
 	if err != nil {
 		return err
 	}
+	var receipts [kqueueMaxChanges]kqEvent
 	for i := range got {
-		if out[i].Flags&unix.EV_ERROR != 0 {
-			errs[i] = syscall.Errno(out[i].Data)
-		}
+		receipts[i] = kqueueEventIn(&out[i])
 	}
+	kqueueReceipts(cs, receipts[:got], errs)
 	return nil
 }
 
@@ -127,6 +128,17 @@ func kqueueErrno(err error) syscall.Errno {
 		return errno
 	}
 	return syscall.EINVAL
+}
+
+// kqueueEventIn is a returned event in portable form.
+func kqueueEventIn(raw *unix.Kevent_t) kqEvent {
+	return kqEvent{
+		ident:  uint64(raw.Ident),
+		filter: kqueueFilterIn(int(raw.Filter)),
+		flags:  kqueueFlagsIn(int(raw.Flags)),
+		fflags: raw.Fflags,
+		data:   int64(raw.Data),
+	}
 }
 
 func kqueueFilterOut(f kfilter) int {
@@ -222,13 +234,7 @@ func (p *poller) translate(evs []event, got int) (n int, woken bool, err error) 
 	wakeIdent := p.wakeIdent()
 	for i := range got {
 		raw := &p.raw[i]
-		r, wake := kqueueReadiness(kqEvent{
-			ident:  uint64(raw.Ident),
-			filter: kqueueFilterIn(int(raw.Filter)),
-			flags:  kqueueFlagsIn(int(raw.Flags)),
-			fflags: raw.Fflags,
-			data:   raw.Data,
-		}, wakeIdent)
+		r, wake := kqueueReadiness(kqueueEventIn(raw), wakeIdent, 0)
 		if wake {
 			woken = true
 			continue
