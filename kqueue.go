@@ -196,8 +196,7 @@ type kqEvent struct {
 // kqueue signals a hang-up and a socket error with EV_EOF on the filter
 // itself, the errno in fflags, rather than with separate bits as epoll does.
 // EV_EOF on the read filter means the peer will send nothing more, and
-// readyRead stays so that what is buffered is still drained; on the write
-// filter it means nothing more can be sent.
+// readyRead stays so that what is buffered is still drained.
 func kqueueReadiness(ev kqEvent, wakeIdent int, st kfdState) (r readiness, wake bool) {
 	switch ev.filter {
 	case kfUser:
@@ -211,10 +210,7 @@ func kqueueReadiness(ev kqEvent, wakeIdent int, st kfdState) (r readiness, wake 
 			r |= readyRdHup
 		}
 	case kfWrite:
-		r = readyWrite
-		if ev.flags&kfEOF != 0 {
-			r |= readyHup
-		}
+		r = kqueueWriteReadiness(ev)
 	default:
 		return 0, false
 	}
@@ -225,6 +221,22 @@ func kqueueReadiness(ev kqEvent, wakeIdent int, st kfdState) (r readiness, wake 
 		r |= readyErr
 	}
 	return r, false
+}
+
+// kqueueWriteReadiness translates the write filter. Its EV_EOF says only
+// that this side can send no more (the socket's SBS_CANTSENDMORE): every
+// kqueue kernel sets it, with fflags 0, as soon as our own
+// shutdown(SHUT_WR) returns, while the peer may be alive and sending
+// (filt_sowrite in FreeBSD's and NetBSD's sys/kern/uipc_socket.c and
+// OpenBSD's sys/kern/uipc_socket.c, filt_sowrite_common in xnu's
+// bsd/kern/uipc_socket.c). epoll reports no hang-up there, only EPOLLOUT,
+// so neither does this. An errno in fflags (a reset, a refused connect) is
+// a real failure: hang-up and error.
+func kqueueWriteReadiness(ev kqEvent) readiness {
+	if ev.flags&kfEOF != 0 && ev.fflags != 0 {
+		return readyWrite | readyHup
+	}
+	return readyWrite
 }
 
 // kqueueMaxSleep bounds one kevent sleep: Darwin answers EINVAL to a timeout

@@ -293,7 +293,6 @@ func TestKqueueReadiness(t *testing.T) {
 			readyRead | readyRdHup, false},
 		{"read EOF with errno in fflags", kqEvent{ident: 9, filter: kfRead, flags: kfEOF, fflags: uint32(syscall.ECONNRESET)}, -1,
 			readyRead | readyRdHup | readyErr, false},
-		{"write EOF", kqEvent{ident: 9, filter: kfWrite, flags: kfEOF}, -1, readyWrite | readyHup, false},
 		{"write EOF with errno in fflags", kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1,
 			readyWrite | readyHup | readyErr, false},
 		{"fflags without EOF is not an error", kqEvent{ident: 9, filter: kfRead, fflags: 1}, -1, readyRead, false},
@@ -312,6 +311,41 @@ func TestKqueueReadiness(t *testing.T) {
 				t.Fatalf("got %05b wake=%v, want %05b wake=%v", r, wake, tc.want, tc.wake)
 			}
 		})
+	}
+}
+
+// Our own shutdown(SHUT_WR) sets the socket's SBS_CANTSENDMORE, and the
+// write filter then fires with EV_EOF and fflags 0 (so_error is 0): FreeBSD
+// and NetBSD sys/kern/uipc_socket.c filt_sowrite, OpenBSD
+// sys/kern/uipc_socket.c filt_sowrite, xnu bsd/kern/uipc_socket.c
+// filt_sowrite_common. The peer may be alive; epoll reports only EPOLLOUT
+// there, so this is Writable and no HupHint, under Level on every poll.
+func TestKqueueWriteEOFOfOwnShutdownIsNoHangup(t *testing.T) {
+	ev := kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, data: 65536}
+	r, _ := kqueueReadiness(ev, -1, 0)
+	if r != readyWrite {
+		t.Fatalf("write EOF, fflags 0: readiness %05b, want only readyWrite", r)
+	}
+	if h := r.readHint(); h != 0 {
+		t.Fatalf("write EOF, fflags 0: Readable called with hint %03b", h)
+	}
+	if !r.wantsWritable(Writable) {
+		t.Fatal("write EOF, fflags 0: no Writable")
+	}
+	// The same EOF with an errno is a failure: a reset peer (ECONNRESET)
+	// sets both SBS_CANTSENDMORE and so_error.
+	ev.fflags = uint32(syscall.ECONNRESET)
+	if r, _ := kqueueReadiness(ev, -1, 0); r != readyWrite|readyHup|readyErr {
+		t.Fatalf("write EOF with ECONNRESET: readiness %05b, want write, hup and error", r)
+	}
+	// Merged with the read filter's EV_EOF of a peer that closed, the
+	// hang-up comes from the read side, as epoll's EPOLLRDHUP does.
+	var s mergeScratch
+	evs, _ := translateBatch([]kqEvent{
+		{ident: 9, filter: kfWrite, flags: kfEOF}, {ident: 9, filter: kfRead, flags: kfEOF},
+	}, -1, &s)
+	if len(evs) != 1 || evs[0].ready.readHint() != DataHint|HupHint {
+		t.Fatalf("both EOFs merged to %+v, want Readable(DataHint|HupHint)", evs)
 	}
 }
 
