@@ -67,7 +67,8 @@ func (c *kchanges) slice() []kchange { return c.list[:c.n] }
 type kfdState uint8
 
 const (
-	kfdFifo kfdState = 1 << iota // fstat said S_IFIFO when it was registered
+	kfdFifo  kfdState = 1 << iota // fstat said S_IFIFO when it was registered
+	kfdWatch                      // its read filter is the pipe watch (kqueueWatches)
 )
 
 // kqueueENOTCAPABLE is FreeBSD's ENOTCAPABLE (sys/errno.h), named here so
@@ -102,18 +103,66 @@ func kqueueChanges(fd int, old, in Interest, opt PollOpt, fifo bool) kchanges {
 		add |= kfOneshot
 	}
 	var c kchanges
-	for _, f := range [2]struct {
-		in     Interest
-		filter kfilter
-	}{{Readable, kfRead}, {Writable, kfWrite}} {
-		if old&f.in != 0 {
-			c.push(fd, f.filter, kfDelete|kfReceipt)
+	for _, f := range [2]kfilter{kfRead, kfWrite} {
+		if kqueueHas(old, fifo, f) {
+			c.push(fd, f, kfDelete|kfReceipt)
 		}
-		if in&f.in != 0 {
-			c.push(fd, f.filter, add)
+		if in&f.interest() != 0 {
+			c.push(fd, f, add)
+		} else if f == kfRead && kqueueWatches(fifo, in) {
+			c.push(fd, f, kqueueWatchFlags(add))
 		}
 	}
 	return c
+}
+
+// kqueueWatches decides whether a registration of a pipe or FIFO gets the
+// pipe watch: a read filter that stands for nothing but the reader's close.
+// FreeBSD, OpenBSD and NetBSD detach a writer's write knote without firing
+// it when the reader closes a full pipe: the write knote hangs on the
+// reader's knote list, which pipeclose (FreeBSD, NetBSD sys/kern/sys_pipe.c)
+// or pipe_destroy (OpenBSD) wakes, on NetBSD and OpenBSD before the reader
+// is marked PIPE_EOF, so that filt_pipewrite still sees a full, live pipe,
+// and then clears. The writer's own list is woken after the reader is
+// marked, and a read knote on the write end hangs there: filt_piperead sees
+// the peer gone and fires with EV_EOF. Go's runtime relies on the same
+// (src/runtime/netpoll_kqueue.go).
+//
+// Only a registration without read interest gets it: with read interest the
+// read filter is there already, and the interest says which end this is, as
+// kqueue cannot tell on FreeBSD, whose pipe(2) opens both ends for reading
+// and writing (kern_pipe). A read end registered Readable so never gets the
+// watch.
+func kqueueWatches(fifo bool, in Interest) bool {
+	return fifo && in&Writable != 0 && in&Readable == 0
+}
+
+// kqueueWatchFlags are the watch's flags, given a registration's add flags:
+// always EV_CLEAR, so that a watch that reports data rather than the close
+// (a pipe written in both directions, or a read end registered Writable)
+// fires once per write and is dropped by kqueueReadiness, rather than
+// level-triggered on every poll, which would spin the loop. The close is so
+// reported once per Register or Reregister, also under Level; epoll repeats
+// EPOLLERR.
+func kqueueWatchFlags(add kflags) kflags {
+	return add | kfClear
+}
+
+// kqueueHas reports whether a registration of interest in holds a filter.
+func kqueueHas(in Interest, fifo bool, f kfilter) bool {
+	return in&f.interest() != 0 || f == kfRead && kqueueWatches(fifo, in)
+}
+
+// kqueueFdState is what the poller remembers of a registration.
+func kqueueFdState(fifo bool, in Interest) kfdState {
+	var st kfdState
+	if fifo {
+		st |= kfdFifo
+	}
+	if kqueueWatches(fifo, in) {
+		st |= kfdWatch
+	}
+	return st
 }
 
 // kqueueChangeFails decides whether the errno from one change's receipt
@@ -150,7 +199,7 @@ func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.E
 		return 0, undo, false
 	}
 	for i, c := range cs.slice() {
-		if c.flags&kfAdd == 0 || errs[i] != 0 || old&c.filter.interest() != 0 {
+		if c.flags&kfAdd == 0 || errs[i] != 0 || kqueueHas(old, fifo, c.filter) {
 			continue
 		}
 		undo.push(c.ident, c.filter, kfDelete|kfReceipt)
@@ -205,12 +254,15 @@ func kqueueReadiness(ev kqEvent, wakeIdent int, st kfdState) (r readiness, wake 
 		if wakeIdent >= 0 && ev.ident == uint64(wakeIdent) {
 			return 0, true
 		}
+		if st&kfdWatch != 0 {
+			return kqueueWatchReadiness(ev), false
+		}
 		r = readyRead
 		if ev.flags&kfEOF != 0 {
 			r |= readyRdHup
 		}
 	case kfWrite:
-		r = kqueueWriteReadiness(ev)
+		r = kqueueWriteReadiness(ev, st)
 	default:
 		return 0, false
 	}
@@ -232,11 +284,35 @@ func kqueueReadiness(ev kqEvent, wakeIdent int, st kfdState) (r readiness, wake 
 // bsd/kern/uipc_socket.c). epoll reports no hang-up there, only EPOLLOUT,
 // so neither does this. An errno in fflags (a reset, a refused connect) is
 // a real failure: hang-up and error.
-func kqueueWriteReadiness(ev kqEvent) readiness {
-	if ev.flags&kfEOF != 0 && ev.fflags != 0 {
+//
+// On a pipe or FIFO the write filter's EV_EOF means the reader is gone
+// (filt_pipewrite), where Linux's pipe_poll reports EPOLLERR to the writer:
+// Writable, and Readable with ErrorHint; the next write fails with EPIPE.
+func kqueueWriteReadiness(ev kqEvent, st kfdState) readiness {
+	switch {
+	case ev.flags&kfEOF == 0:
+		return readyWrite
+	case ev.fflags != 0:
 		return readyWrite | readyHup
+	case st&kfdFifo != 0:
+		return kqueueReaderGone
 	}
 	return readyWrite
+}
+
+// kqueueReaderGone is the readiness of a pipe's write end whose reader has
+// closed, as epoll reports it (EPOLLERR, and EPOLLOUT when there is room):
+// Writable, and Readable with ErrorHint only. Linux sets no EPOLLHUP on a
+// write end, so there is no HupHint either.
+const kqueueReaderGone = readyWrite | readyErr
+
+// kqueueWatchReadiness translates the pipe watch: its EV_EOF is the reader's
+// close; anything else it reports is data nobody asked for, dropped.
+func kqueueWatchReadiness(ev kqEvent) readiness {
+	if ev.flags&kfEOF != 0 {
+		return kqueueReaderGone
+	}
+	return 0
 }
 
 // kqueueMaxSleep bounds one kevent sleep: Darwin answers EINVAL to a timeout

@@ -161,11 +161,12 @@ func (k *fakeKqueue) apply(cs *kchanges) (errs [kqueueMaxChanges]syscall.Errno) 
 	return errs
 }
 
-// change does what poller.change does, against the model.
-func (k *fakeKqueue) change(fd int, old, in Interest, opt PollOpt) syscall.Errno {
-	cs := kqueueChanges(fd, old, in, opt, false)
+// change does what poller.change does, against the model; fifo is optional.
+func (k *fakeKqueue) change(fd int, old, in Interest, opt PollOpt, fifo ...bool) syscall.Errno {
+	isFifo := len(fifo) > 0 && fifo[0]
+	cs := kqueueChanges(fd, old, in, opt, isFifo)
 	errs := k.apply(&cs)
-	errno, undo, _ := kqueueOutcome(old, &cs, &errs, false)
+	errno, undo, _ := kqueueOutcome(old, &cs, &errs, isFifo)
 	if errno != 0 {
 		k.apply(&undo)
 	}
@@ -368,10 +369,15 @@ func TestKqueueEOFErrorReachesHandlers(t *testing.T) {
 // translateBatch does what poller.translate does with a batch of portable
 // events.
 func translateBatch(raw []kqEvent, wakeIdent int, s *mergeScratch) (evs []event, woken bool) {
+	return translateStates(raw, wakeIdent, nil, s)
+}
+
+// translateStates is translateBatch with the poller's state of each fd.
+func translateStates(raw []kqEvent, wakeIdent int, st map[uint64]kfdState, s *mergeScratch) (evs []event, woken bool) {
 	evs = make([]event, len(raw))
 	n := 0
 	for _, k := range raw {
-		r, wake := kqueueReadiness(k, wakeIdent, 0)
+		r, wake := kqueueReadiness(k, wakeIdent, st[k.ident])
 		if wake {
 			woken = true
 			continue
@@ -552,4 +558,117 @@ func TestKqueueRemaining(t *testing.T) {
 			t.Errorf("kqueueRemaining(%v, %v) = %v, want %v", tc.timeout, tc.elapsed, got, tc.want)
 		}
 	}
+}
+
+// A write-only registration of a pipe's write end gets a read filter too,
+// EV_CLEAR whatever the options (kqueueWatchFlags); a read end, registered
+// Readable, does not; modify and remove delete the watch.
+func TestKqueuePipeWriteEndGetsWatch(t *testing.T) {
+	const (
+		add   = kfAdd | kfEnable | kfReceipt
+		del   = kfDelete | kfReceipt
+		watch = add | kfClear
+	)
+	for _, tc := range []struct {
+		name    string
+		old, in Interest
+		opt     PollOpt
+		want    []kchange
+	}{
+		{"write end: write and watch", 0, Writable, Level, []kchange{{7, kfRead, watch}, {7, kfWrite, add}}},
+		{"edge write end", 0, Writable, Edge, []kchange{{7, kfRead, watch}, {7, kfWrite, add | kfClear}}},
+		{"oneshot write end", 0, Writable, Oneshot,
+			[]kchange{{7, kfRead, watch | kfOneshot}, {7, kfWrite, add | kfOneshot}}},
+		{"read end: no watch", 0, Readable, Level, []kchange{{7, kfRead, add}}},
+		{"read and write: the read filter is the real one", 0, Readable | Writable, Level,
+			[]kchange{{7, kfRead, add}, {7, kfWrite, add}}},
+		{"remove deletes the watch", Writable, 0, 0, []kchange{{7, kfRead, del}, {7, kfWrite, del}}},
+		{"re-arm replaces the watch", Writable, Writable, Oneshot,
+			[]kchange{{7, kfRead, del}, {7, kfRead, watch | kfOneshot}, {7, kfWrite, del}, {7, kfWrite, add | kfOneshot}}},
+		{"to read and write: watch becomes the read filter", Writable, Readable | Writable, Level,
+			[]kchange{{7, kfRead, del}, {7, kfRead, add}, {7, kfWrite, del}, {7, kfWrite, add}}},
+		{"to read only: watch deleted, read added", Writable, Readable, Level,
+			[]kchange{{7, kfRead, del}, {7, kfRead, add}, {7, kfWrite, del}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := kqueueChanges(7, tc.old, tc.in, tc.opt, true)
+			if got := cs.slice(); !slices.Equal(got, tc.want) {
+				t.Fatalf("changes\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+	// Not a pipe: a write-only registration is the write filter alone.
+	sock := kqueueChanges(7, 0, Writable, Level, false)
+	if got := sock.slice(); len(got) != 1 || got[0].filter != kfWrite {
+		t.Fatalf("socket write-only registration: %+v", got)
+	}
+}
+
+// The reader closes a full pipe. NetBSD's pipeclose and OpenBSD's
+// pipe_destroy (sys/kern/sys_pipe.c) wake the closing end's knote list,
+// where the writer's EVFILT_WRITE knote hangs, before marking it PIPE_EOF,
+// so filt_pipewrite sees no room and no EOF and does not fire; the list is
+// then cleared (NetBSD) or freed with the pair (OpenBSD). They wake the
+// writer's own list after marking the reader, and filt_piperead of a read
+// knote on the write end fires with EV_EOF (NetBSD: peer PIPE_EOF; OpenBSD:
+// pipe_peer() is NULL; FreeBSD: the peer's pipeclose sets PIPE_EOF on the
+// write end). Go's runtime, src/runtime/netpoll_kqueue.go, relies on the
+// same. That lone event must reach the writer as epoll's EPOLLERR does:
+// Writable, and Readable(ErrorHint), never DataHint.
+func TestKqueuePipeReaderCloseReachesWriterThroughWatch(t *testing.T) {
+	k := newFakeKqueue()
+	if e := k.change(7, 0, Writable, Level, true); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 7, map[kfilter]kflags{kfRead: kfClear, kfWrite: 0})
+	st := map[uint64]kfdState{7: kqueueFdState(true, Writable)}
+	var s mergeScratch
+	evs, _ := translateStates([]kqEvent{{ident: 7, filter: kfRead, flags: kfEOF}}, -1, st, &s)
+	if len(evs) != 1 || evs[0].ready != readyWrite|readyErr {
+		t.Fatalf("watch EOF translated to %+v, want fd 7 write and error", evs)
+	}
+	if h := evs[0].ready.readHint(); h != ErrorHint {
+		t.Fatalf("watch EOF: Readable hint %03b, want ErrorHint only", h)
+	}
+	if !evs[0].ready.wantsWritable(Writable) {
+		t.Fatal("watch EOF: no Writable")
+	}
+	// Data the watch reports (a pipe written both ways) is nobody's.
+	evs, _ = translateStates([]kqEvent{{ident: 7, filter: kfRead, data: 10}}, -1, st, &s)
+	if len(evs) != 0 {
+		t.Fatalf("watch without EOF delivered %+v", evs)
+	}
+	// Where the write knote does fire (FreeBSD marks the reader PIPE_EOF
+	// before waking it), its EV_EOF, fflags 0, means the same, and merges.
+	evs, _ = translateStates([]kqEvent{
+		{ident: 7, filter: kfWrite, flags: kfEOF}, {ident: 7, filter: kfRead, flags: kfEOF},
+	}, -1, st, &s)
+	if len(evs) != 1 || evs[0].ready != readyWrite|readyErr {
+		t.Fatalf("write and watch EOF merged to %+v, want one write and error", evs)
+	}
+	// A pipe's read end registered Readable keeps its read filter: the
+	// writer's close is data and hang-up.
+	rd := map[uint64]kfdState{8: kqueueFdState(true, Readable)}
+	evs, _ = translateStates([]kqEvent{{ident: 8, filter: kfRead, flags: kfEOF, data: 3}}, -1, rd, &s)
+	if len(evs) != 1 || evs[0].ready.readHint() != DataHint|HupHint {
+		t.Fatalf("read end EOF translated to %+v", evs)
+	}
+	if e := k.change(7, Writable, 0, 0, true); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 7, map[kfilter]kflags{})
+}
+
+// A Oneshot watch fired and was dropped by the kernel; re-arming deletes it
+// (ENOENT, ignored) and adds it again.
+func TestKqueuePipeWatchOneshotRearm(t *testing.T) {
+	k := newFakeKqueue()
+	if e := k.change(7, 0, Writable, Oneshot, true); e != 0 {
+		t.Fatal(e)
+	}
+	k.fire(7, kfRead)
+	if e := k.change(7, Writable, Writable, Oneshot, true); e != 0 {
+		t.Fatalf("re-arm after the watch fired: %v", e)
+	}
+	wantState(t, k, 7, map[kfilter]kflags{kfRead: kfClear | kfOneshot, kfWrite: kfOneshot})
 }

@@ -20,6 +20,7 @@ type poller struct {
 	raw   []unix.Kevent_t
 	ts    unix.Timespec // kept here so the syscall's pointer does not escape
 	merge mergeScratch
+	fds   []kfdState // by fd number, for registered fds
 	kqueueWaker
 }
 
@@ -48,19 +49,37 @@ func newPoller(capacity int) (*poller, error) {
 }
 
 func (p *poller) add(fd int, _ uint32, in Interest, opt PollOpt) error {
-	return p.change(fd, 0, in, opt)
+	fifo, err := kqueueFifo(fd)
+	if err != nil {
+		return err
+	}
+	return p.change(fd, 0, in, opt, fifo)
 }
 
+// modify and remove take the fd's kind from its Register: a registered fd
+// is the same file until it is closed, and a closed one fails with EBADF.
 func (p *poller) modify(fd int, _ uint32, old, in Interest, opt PollOpt) error {
-	return p.change(fd, old, in, opt)
+	return p.change(fd, old, in, opt, p.state(fd)&kfdFifo != 0)
 }
 
 func (p *poller) remove(fd int, old Interest) error {
-	return p.change(fd, old, 0, 0)
+	err := p.change(fd, old, 0, 0, p.state(fd)&kfdFifo != 0)
+	// The loop forgets fd whatever the kernel answered.
+	p.setState(fd, 0)
+	return err
 }
 
-func (p *poller) change(fd int, old, in Interest, opt PollOpt) error {
-	fifo := false
+// kqueueFifo reports whether fd is a pipe or FIFO, which kqueueWatches
+// gives a watch on the reader's close.
+func kqueueFifo(fd int) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false, err
+	}
+	return uint32(st.Mode)&unix.S_IFMT == unix.S_IFIFO, nil
+}
+
+func (p *poller) change(fd int, old, in Interest, opt PollOpt, fifo bool) error {
 	cs := kqueueChanges(fd, old, in, opt, fifo)
 	var errs [kqueueMaxChanges]syscall.Errno
 	if err := p.apply(&cs, &errs); err != nil {
@@ -68,6 +87,7 @@ func (p *poller) change(fd int, old, in Interest, opt PollOpt) error {
 	}
 	errno, undo, _ := kqueueOutcome(old, &cs, &errs, fifo)
 	if errno == 0 {
+		p.setState(fd, kqueueFdState(fifo, in))
 		return nil
 	}
 	if undo.n > 0 {
@@ -75,6 +95,28 @@ func (p *poller) change(fd int, old, in Interest, opt PollOpt) error {
 		p.apply(&undo, &ignored)
 	}
 	return errno
+}
+
+// state is what the poller knows of fd, zero for an fd it does not hold.
+func (p *poller) state(fd int) kfdState {
+	if fd < 0 || fd >= len(p.fds) {
+		return 0
+	}
+	return p.fds[fd]
+}
+
+// setState records fd's state; the table grows only for an fd number
+// larger than any registered before.
+func (p *poller) setState(fd int, st kfdState) {
+	if fd >= len(p.fds) {
+		if st == 0 {
+			return
+		}
+		grown := make([]kfdState, max(2*len(p.fds), fd+1, 64))
+		copy(grown, p.fds)
+		p.fds = grown
+	}
+	p.fds[fd] = st
 }
 
 // apply submits a change list and stores each change's errno in errs. Where
@@ -234,7 +276,7 @@ func (p *poller) translate(evs []event, got int) (n int, woken bool, err error) 
 	wakeIdent := p.wakeIdent()
 	for i := range got {
 		raw := &p.raw[i]
-		r, wake := kqueueReadiness(kqueueEventIn(raw), wakeIdent, 0)
+		r, wake := kqueueReadiness(kqueueEventIn(raw), wakeIdent, p.state(int(raw.Ident)))
 		if wake {
 			woken = true
 			continue
