@@ -1,6 +1,7 @@
 package mio
 
 import (
+	"slices"
 	"syscall"
 	"time"
 )
@@ -187,16 +188,24 @@ func kqueueChangeFails(c kchange, errno syscall.Errno) bool {
 // failed Register must leave nothing behind, or a level-triggered filter
 // nobody owns would wake every poll. A filter that old had is left as the
 // call left it; Deregister deletes it, tolerating ENOENT.
+//
+// gone reports that the write filter of a pipe could not be added because
+// its reader has closed (kqueueReaderGoneOnAdd). That counts as success:
+// the poller delivers the event the kernel would not.
 func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno, fifo bool) (errno syscall.Errno, undo kchanges, gone bool) {
 	var first syscall.Errno
 	for i, c := range cs.slice() {
+		if kqueueReaderGoneOnAdd(c, errs[i], fifo) {
+			gone = true
+			continue
+		}
 		if kqueueChangeFails(c, errs[i]) {
 			first = errs[i]
 			break
 		}
 	}
 	if first == 0 {
-		return 0, undo, false
+		return 0, undo, gone
 	}
 	for i, c := range cs.slice() {
 		if c.flags&kfAdd == 0 || errs[i] != 0 || kqueueHas(old, fifo, c.filter) {
@@ -205,6 +214,54 @@ func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.E
 		undo.push(c.ident, c.filter, kfDelete|kfReceipt)
 	}
 	return first, undo, false
+}
+
+// kqueueReaderGoneOnAdd recognises the write filter's EV_ADD on a pipe
+// whose reader has closed: pipe_kqfilter (sys/kern/sys_pipe.c) answers EPIPE
+// on FreeBSD, OpenBSD and DragonFly, EBADF on NetBSD, where Linux registers
+// the fd and reports EPOLLERR. The fd itself is valid: fstat found it a
+// FIFO, and the read filter, added before the write filter whenever a pipe
+// is registered for writing (the watch or read interest), would have failed
+// with EBADF first on a closed fd.
+func kqueueReaderGoneOnAdd(c kchange, errno syscall.Errno, fifo bool) bool {
+	return fifo && c.filter == kfWrite && c.flags&kfAdd != 0 &&
+		(errno == syscall.EPIPE || errno == syscall.EBADF)
+}
+
+// kqueuePending holds the fds whose registration found a pipe's reader
+// gone, until the next wait delivers their event (kqueueReaderGone), so
+// that such a registration reports, as on Linux, rather than stays silent.
+// The fds are few (a registration appends one, a delivery or a removal
+// takes it), and the slice keeps its memory, so a wait allocates nothing.
+type kqueuePending struct {
+	fds []int32
+}
+
+func (q *kqueuePending) len() int { return len(q.fds) }
+
+// add queues fd once, however often it was re-registered before a wait.
+func (q *kqueuePending) add(fd int) {
+	if !slices.Contains(q.fds, int32(fd)) {
+		q.fds = append(q.fds, int32(fd))
+	}
+}
+
+// drop forgets fd: it was registered again without finding the reader gone,
+// or removed; an fd number reused after a removal must not inherit it.
+func (q *kqueuePending) drop(fd int) {
+	q.fds = slices.DeleteFunc(q.fds, func(x int32) bool { return x == int32(fd) })
+}
+
+// take moves as many queued events as fit into evs and returns how many it
+// wrote; the rest wait for the next call. The loop stamps them with the
+// registration's generation, as it does every kqueue event.
+func (q *kqueuePending) take(evs []event) int {
+	n := min(len(evs), len(q.fds))
+	for i, fd := range q.fds[:n] {
+		evs[i] = event{fd: fd, ready: kqueueReaderGone}
+	}
+	q.fds = q.fds[:copy(q.fds, q.fds[n:])]
+	return n
 }
 
 // kqueueReceipts reads the receipts of a change list into errs, out[i]

@@ -672,3 +672,106 @@ func TestKqueuePipeWatchOneshotRearm(t *testing.T) {
 	}
 	wantState(t, k, 7, map[kfilter]kflags{kfRead: kfClear | kfOneshot, kfWrite: kfOneshot})
 }
+
+// The reader closed before the writer registers. pipe_kqfilter
+// (sys/kern/sys_pipe.c) refuses EVFILT_WRITE on a pipe whose peer is gone:
+// EPIPE on FreeBSD (peer not PIPE_ACTIVE), OpenBSD (pipe_peer() NULL) and
+// DragonFly (peer buffer PIPE_CLOSED), EBADF on NetBSD (pipe_peer NULL).
+// Linux registers it and reports EPOLLERR, so this is a success, and the
+// event is the poller's to deliver.
+func TestKqueueRegisterPipeWhoseReaderClosed(t *testing.T) {
+	type errs = [kqueueMaxChanges]syscall.Errno
+	for _, tc := range []struct {
+		name     string
+		old, in  Interest
+		fifo     bool
+		errs     errs
+		want     syscall.Errno
+		wantGone bool
+	}{
+		// [add watch, add W]
+		{"FreeBSD, OpenBSD, DragonFly", 0, Writable, true, errs{0, syscall.EPIPE}, 0, true},
+		{"NetBSD", 0, Writable, true, errs{0, syscall.EBADF}, 0, true},
+		// [add R, add W]
+		{"read and write", 0, Readable | Writable, true, errs{0, syscall.EPIPE}, 0, true},
+		// Reregister: [del watch, add watch, del W (never added: ENOENT), add W]
+		{"reregister", Writable, Writable, true, errs{0, 0, syscall.ENOENT, syscall.EPIPE}, 0, true},
+		// A closed fd fails the read filter's add first.
+		{"closed fd", 0, Writable, true, errs{syscall.EBADF, syscall.EBADF}, syscall.EBADF, false},
+		{"not a pipe: EPIPE counts", 0, Writable, false, errs{syscall.EPIPE}, syscall.EPIPE, false},
+		{"not a pipe: EBADF counts", 0, Writable, false, errs{syscall.EBADF}, syscall.EBADF, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := kqueueChanges(9, tc.old, tc.in, Oneshot, tc.fifo)
+			e := tc.errs
+			got, undo, gone := kqueueOutcome(tc.old, &cs, &e, tc.fifo)
+			if got != tc.want || gone != tc.wantGone {
+				t.Fatalf("errno %v gone %v, want %v gone %v", got, gone, tc.want, tc.wantGone)
+			}
+			if got == 0 && undo.n != 0 {
+				t.Fatalf("success with undo %+v", undo.slice())
+			}
+		})
+	}
+}
+
+// Reregister deletes before it adds: with the reader gone, the add fails
+// again, and the registration must still report, each time it is armed.
+func TestKqueueReregisterPipeWhoseReaderClosedReports(t *testing.T) {
+	k := newFakeKqueue()
+	k.failAdd[fakeKey{7, kfWrite}] = syscall.EPIPE
+	var q kqueuePending
+	change := func(old, in Interest) {
+		t.Helper()
+		cs := kqueueChanges(7, old, in, Oneshot, true)
+		errs := k.apply(&cs)
+		errno, _, gone := kqueueOutcome(old, &cs, &errs, true)
+		if errno != 0 || !gone {
+			t.Fatalf("change %v -> %v: %v gone %v, want success with the reader gone", old, in, errno, gone)
+		}
+		q.add(7)
+	}
+	change(0, Writable)
+	change(Writable, Writable) // before any wait: still one event
+	evs := make([]event, 4)
+	if n := q.take(evs); n != 1 || evs[0] != (event{fd: 7, ready: kqueueReaderGone}) {
+		t.Fatalf("first wait: %d events %+v", n, evs[:n])
+	}
+	if n := q.take(evs); n != 0 {
+		t.Fatalf("delivered twice: %+v", evs[:n])
+	}
+	k.fire(7, kfRead) // the Oneshot watch fired too
+	change(Writable, Writable)
+	if n := q.take(evs); n != 1 {
+		t.Fatal("re-armed registration reported nothing")
+	}
+	h := kqueueReaderGone.readHint()
+	if h != ErrorHint || !kqueueReaderGone.wantsWritable(Writable) {
+		t.Fatalf("reader gone: hint %03b, want Writable and Readable(ErrorHint) like EPOLLERR", h)
+	}
+}
+
+func TestKqueuePending(t *testing.T) {
+	var q kqueuePending
+	q.add(5)
+	q.add(6)
+	q.add(5)
+	q.add(8)
+	q.drop(6)
+	evs := make([]event, 1)
+	if n := q.take(evs); n != 1 || evs[0].fd != 5 {
+		t.Fatalf("take into room for one: %d %+v", n, evs)
+	}
+	if n := q.take(evs[:0]); n != 0 || q.len() != 1 {
+		t.Fatalf("take into no room: %d, %d left", n, q.len())
+	}
+	evs = make([]event, 4)
+	if n := q.take(evs); n != 1 || evs[0].fd != 8 || q.len() != 0 {
+		t.Fatalf("rest: %d %+v", n, evs[:n])
+	}
+	q.add(3)
+	q.take(evs)
+	if allocs := testing.AllocsPerRun(100, func() { q.add(3); q.drop(4); q.take(evs) }); allocs != 0 {
+		t.Fatalf("pending allocates %v per round", allocs)
+	}
+}

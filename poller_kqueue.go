@@ -21,6 +21,7 @@ type poller struct {
 	ts    unix.Timespec // kept here so the syscall's pointer does not escape
 	merge mergeScratch
 	fds   []kfdState // by fd number, for registered fds
+	gone  kqueuePending
 	kqueueWaker
 }
 
@@ -66,6 +67,7 @@ func (p *poller) remove(fd int, old Interest) error {
 	err := p.change(fd, old, 0, 0, p.state(fd)&kfdFifo != 0)
 	// The loop forgets fd whatever the kernel answered.
 	p.setState(fd, 0)
+	p.gone.drop(fd)
 	return err
 }
 
@@ -85,9 +87,14 @@ func (p *poller) change(fd int, old, in Interest, opt PollOpt, fifo bool) error 
 	if err := p.apply(&cs, &errs); err != nil {
 		return err
 	}
-	errno, undo, _ := kqueueOutcome(old, &cs, &errs, fifo)
+	errno, undo, gone := kqueueOutcome(old, &cs, &errs, fifo)
 	if errno == 0 {
 		p.setState(fd, kqueueFdState(fifo, in))
+		if gone {
+			p.gone.add(fd)
+		} else {
+			p.gone.drop(fd)
+		}
 		return nil
 	}
 	if undo.n > 0 {
@@ -245,6 +252,12 @@ func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, bool, er
 
 func (p *poller) wait(evs []event, timeout time.Duration) (n int, woken bool, err error) {
 	max := min(len(evs), len(p.raw))
+	if p.gone.len() > 0 {
+		// Events the kernel would not give are due: no sleep, and room
+		// for them (translate appends them).
+		timeout = 0
+		max -= min(p.gone.len(), max)
+	}
 	var start time.Time
 	if timeout > 0 {
 		start = time.Now()
@@ -290,6 +303,7 @@ func (p *poller) translate(evs []event, got int) (n int, woken bool, err error) 
 	if woken {
 		p.drainWake()
 	}
+	n += p.gone.take(evs[n:min(len(evs), len(p.raw))])
 	return len(mergeByFd(evs[:n], &p.merge)), woken, nil
 }
 
