@@ -73,7 +73,10 @@ const (
 )
 
 // kqueueENOTCAPABLE is FreeBSD's ENOTCAPABLE (sys/errno.h), named here so
-// that the rules using it compile and are tested everywhere.
+// that the rules using it compile and are tested everywhere
+// (poller_kqueue_freebsd.go checks the number). The other kqueue systems
+// give 93 to ENOATTR, ENOTRECOVERABLE or ENOMEDIUM, none of which kevent
+// answers to a delete.
 const kqueueENOTCAPABLE = syscall.Errno(93)
 
 // kqueueChanges turns a registration change into kevent changes. Add passes
@@ -169,14 +172,17 @@ func kqueueFdState(fifo bool, in Interest) kfdState {
 // kqueueChangeFails decides whether the errno from one change's receipt
 // counts as a failure. ENOENT from a delete does not: the filter was already
 // gone, because a Oneshot filter fired and the kernel dropped it, or because
-// close(2) dropped every filter of the fd and the number was reused. Every
+// close(2) dropped every filter of the fd and the number was reused.
+// Neither does FreeBSD's ENOTCAPABLE: kqueue_register looks the fd up with
+// fget and the CAP_EVENT right before it looks for the knote, so the number
+// now names a Capsicum-limited file, not ours, whose filters close(2) took. Every
 // other errno counts, including EBADF from a delete on a closed fd, which
 // the loop's Deregister recognises on its own.
 func kqueueChangeFails(c kchange, errno syscall.Errno) bool {
 	if errno == 0 {
 		return false
 	}
-	if c.flags&kfDelete != 0 && errno == syscall.ENOENT {
+	if c.flags&kfDelete != 0 && (errno == syscall.ENOENT || errno == kqueueENOTCAPABLE) {
 		return false
 	}
 	return true
@@ -208,7 +214,8 @@ func kqueueOutcome(old Interest, cs *kchanges, errs *[kqueueMaxChanges]syscall.E
 		return 0, undo, gone
 	}
 	for i, c := range cs.slice() {
-		if c.flags&kfAdd == 0 || errs[i] != 0 || kqueueHas(old, fifo, c.filter) {
+		applied := errs[i] == 0 || errs[i] == kqueueNoReceipt
+		if c.flags&kfAdd == 0 || !applied || kqueueHas(old, fifo, c.filter) {
 			continue
 		}
 		undo.push(c.ident, c.filter, kfDelete|kfReceipt)
@@ -264,14 +271,45 @@ func (q *kqueuePending) take(evs []event) int {
 	return n
 }
 
-// kqueueReceipts reads the receipts of a change list into errs, out[i]
-// answering cs.list[i].
+// kqueueReceipts reads the receipts of a change list into errs. The kernel
+// answers the changes in order, each receipt being the change itself with
+// flags set to EV_ERROR and data to its errno, 0 for success (kqueue_kevent
+// in FreeBSD's sys/kern/kern_event.c, sys_kevent in OpenBSD's). So out[i]
+// answers cs.list[i] only if it has EV_ERROR and names the same ident and
+// filter. An entry without EV_ERROR is an event, returned because the
+// kernel ignored EV_RECEIPT, and a change left without its answer may or
+// may not have been applied: it gets kqueueNoReceipt, which counts as a
+// failure and, for an add, is undone.
 func kqueueReceipts(cs *kchanges, out []kqEvent, errs *[kqueueMaxChanges]syscall.Errno) {
-	for i := range out {
-		if out[i].flags&kfError != 0 {
+	for i, c := range cs.slice() {
+		errs[i] = kqueueNoReceipt
+		if i < len(out) && kqueueAnswers(out[i], c) {
 			errs[i] = syscall.Errno(out[i].data)
 		}
 	}
+}
+
+// kqueueAnswers reports whether a returned entry is the receipt of c.
+func kqueueAnswers(r kqEvent, c kchange) bool {
+	return r.flags&kfError != 0 && r.ident == uint64(c.ident) && r.filter == c.filter
+}
+
+// kqueueNoReceipt is the errno of a change the kernel did not answer.
+const kqueueNoReceipt = syscall.EPROTO
+
+// kqueueReceiptRoom is the length of the event list that goes with a change
+// list: one entry for each change that asks for a receipt. It must not be
+// zero when one does: given no room, FreeBSD's kqueue_kevent returns after
+// the first such change, and OpenBSD's sys_kevent and DragonFly's
+// kern_kevent stop there too, leaving the rest unapplied and unanswered.
+func kqueueReceiptRoom(cs *kchanges) int {
+	n := 0
+	for _, c := range cs.slice() {
+		if c.flags&kfReceipt != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // interest is the Interest a filter serves.
@@ -317,6 +355,8 @@ func kqueueReadiness(ev kqEvent, wakeIdent int, st kfdState) (r readiness, wake 
 		r = readyRead
 		if ev.flags&kfEOF != 0 {
 			r |= readyRdHup
+		} else if ev.data == 0 {
+			r |= kqueueSoftError
 		}
 	case kfWrite:
 		r = kqueueWriteReadiness(ev, st)
@@ -331,6 +371,17 @@ func kqueueReadiness(ev kqEvent, wakeIdent int, st kfdState) (r readiness, wake 
 	}
 	return r, false
 }
+
+// kqueueSoftError is the read filter firing with nothing to read and no
+// EV_EOF. filt_soread fires so for a pending so_error on a socket that can
+// still receive, an ICMP error on a UDP socket ("temporary udp error" in
+// FreeBSD's, NetBSD's and OpenBSD's sys/kern/uipc_socket.c, and in
+// filt_soread_common of xnu's bsd/kern/uipc_socket.c), with data the bytes
+// queued, 0, and fflags 0. epoll reports EPOLLERR there: ErrorHint, and
+// Writable to a writer. readyRead stays, for a queue of control data alone
+// (FreeBSD and xnu leave it out of data) and because a read returns the
+// error too.
+const kqueueSoftError = readyErr
 
 // kqueueWriteReadiness translates the write filter. Its EV_EOF says only
 // that this side can send no more (the socket's SBS_CANTSENDMORE): every

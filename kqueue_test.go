@@ -296,14 +296,14 @@ func TestKqueueReadiness(t *testing.T) {
 			readyRead | readyRdHup | readyErr, false},
 		{"write EOF with errno in fflags", kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1,
 			readyWrite | readyHup | readyErr, false},
-		{"fflags without EOF is not an error", kqEvent{ident: 9, filter: kfRead, fflags: 1}, -1, readyRead, false},
+		{"fflags without EOF is not an error", kqEvent{ident: 9, filter: kfRead, fflags: 1, data: 5}, -1, readyRead, false},
 		{"EV_ERROR", kqEvent{ident: 9, filter: kfWrite, flags: kfError, data: int64(syscall.EBADF)}, -1,
 			readyWrite | readyErr, false},
 		{"user filter is the wake-up", kqEvent{ident: 0, filter: kfUser}, -1, 0, true},
 		{"wake pipe is the wake-up", kqEvent{ident: wakeFd, filter: kfRead}, wakeFd, 0, true},
-		{"other fd beside wake pipe", kqEvent{ident: 4, filter: kfRead}, wakeFd, readyRead, false},
+		{"other fd beside wake pipe", kqEvent{ident: 4, filter: kfRead, data: 1}, wakeFd, readyRead, false},
 		{"write on the wake pipe's number is not a wake-up", kqEvent{ident: wakeFd, filter: kfWrite}, wakeFd, readyWrite, false},
-		{"no pipe: a read on fd 0 is no wake-up", kqEvent{ident: 0, filter: kfRead}, -1, readyRead, false},
+		{"no pipe: a read on fd 0 is no wake-up", kqEvent{ident: 0, filter: kfRead, data: 1}, -1, readyRead, false},
 		{"unknown filter", kqEvent{ident: 9, filter: kfNone}, -1, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,9 +395,9 @@ func translateStates(raw []kqEvent, wakeIdent int, st map[uint64]kfdState, s *me
 // merged event still gives Readable first, then Writable.
 func TestKqueueReadAndWriteFiltersMergeReadFirst(t *testing.T) {
 	for _, order := range [][]kqEvent{
-		{{ident: 5, filter: kfWrite}, {ident: 5, filter: kfRead}},
-		{{ident: 5, filter: kfRead}, {ident: 5, filter: kfWrite}},
-		{{ident: 5, filter: kfWrite}, {ident: 0, filter: kfUser}, {ident: 5, filter: kfRead}},
+		{{ident: 5, filter: kfWrite}, {ident: 5, filter: kfRead, data: 1}},
+		{{ident: 5, filter: kfRead, data: 1}, {ident: 5, filter: kfWrite}},
+		{{ident: 5, filter: kfWrite}, {ident: 0, filter: kfUser}, {ident: 5, filter: kfRead, data: 1}},
 	} {
 		var s mergeScratch
 		evs, _ := translateBatch(order, -1, &s)
@@ -773,5 +773,107 @@ func TestKqueuePending(t *testing.T) {
 	q.take(evs)
 	if allocs := testing.AllocsPerRun(100, func() { q.add(3); q.drop(4); q.take(evs) }); allocs != 0 {
 		t.Fatalf("pending allocates %v per round", allocs)
+	}
+}
+
+// A receipt is the change itself, flags EV_ERROR, data its errno, written in
+// the order of the changes (FreeBSD sys/kern/kern_event.c kqueue_kevent,
+// OpenBSD sys/kern/kern_event.c sys_kevent). Anything else in its place
+// leaves the change unanswered, which is no success.
+func TestKqueueReceiptsMatchTheirChanges(t *testing.T) {
+	cs := kqueueChanges(9, 0, Readable|Writable, Level, false) // [add R, add W]
+	receipt := func(c kchange, errno syscall.Errno) kqEvent {
+		return kqEvent{ident: uint64(c.ident), filter: c.filter, flags: kfError, data: int64(errno)}
+	}
+	r, w := cs.list[0], cs.list[1]
+	type errs = [kqueueMaxChanges]syscall.Errno
+	for _, tc := range []struct {
+		name string
+		out  []kqEvent
+		want errs
+	}{
+		{"both answered", []kqEvent{receipt(r, 0), receipt(w, syscall.EINVAL)}, errs{0, syscall.EINVAL}},
+		{"an event in a receipt's place (EV_RECEIPT ignored)",
+			[]kqEvent{{ident: 9, filter: kfRead, data: 10}, receipt(w, 0)}, errs{kqueueNoReceipt, 0}},
+		{"receipts out of order", []kqEvent{receipt(w, 0), receipt(r, 0)}, errs{kqueueNoReceipt, kqueueNoReceipt}},
+		{"another fd's receipt", []kqEvent{receipt(kchange{ident: 10, filter: kfRead}, 0), receipt(w, 0)},
+			errs{kqueueNoReceipt, 0}},
+		{"one answer for two changes", []kqEvent{receipt(r, 0)}, errs{0, kqueueNoReceipt}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got errs
+			kqueueReceipts(&cs, tc.out, &got)
+			if got != tc.want {
+				t.Fatalf("errs %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// An add left unanswered may be in the kernel: a failed Register
+	// undoes it as well as the adds that were answered.
+	e := errs{kqueueNoReceipt, syscall.EINVAL}
+	errno, undo, _ := kqueueOutcome(0, &cs, &e, false)
+	if errno != kqueueNoReceipt || !slices.Equal(undo.slice(), []kchange{{9, kfRead, kfDelete | kfReceipt}}) {
+		t.Fatalf("unanswered add: errno %v undo %+v", errno, undo.slice())
+	}
+}
+
+// Given no room for receipts, FreeBSD's kqueue_kevent returns after the
+// first change that asks for one; OpenBSD's sys_kevent and DragonFly's
+// kern_kevent stop there too. Every change list, undo lists included, gets
+// an event list as long as itself.
+func TestKqueueReceiptRoom(t *testing.T) {
+	all := []Interest{0, Readable, Writable, Readable | Writable}
+	for _, fifo := range []bool{false, true} {
+		for _, old := range all {
+			for _, in := range all {
+				for _, opt := range []PollOpt{Level, Edge, Oneshot} {
+					cs := kqueueChanges(4, old, in, opt, fifo)
+					if room := kqueueReceiptRoom(&cs); room != cs.n {
+						t.Fatalf("%v -> %v: room %d for %d changes", old, in, room, cs.n)
+					}
+					var e [kqueueMaxChanges]syscall.Errno
+					for i := range e {
+						e[i] = syscall.EINVAL
+					}
+					e[0] = 0
+					if _, undo, _ := kqueueOutcome(old, &cs, &e, fifo); kqueueReceiptRoom(&undo) != undo.n {
+						t.Fatalf("undo %+v lacks receipts", undo.slice())
+					}
+				}
+			}
+		}
+	}
+}
+
+// FreeBSD's kqueue_register looks up the fd with fget and the CAP_EVENT
+// right (sys/kern/kern_event.c) before it looks for the knote: a delete on
+// a number now naming a Capsicum-limited file answers ENOTCAPABLE. Our
+// filters went with the close, as with ENOENT.
+func TestKqueueDeleteENOTCAPABLEIsGone(t *testing.T) {
+	del := kchange{4, kfRead, kfDelete | kfReceipt}
+	add := kchange{4, kfRead, kfAdd | kfEnable | kfReceipt}
+	if kqueueChangeFails(del, kqueueENOTCAPABLE) {
+		t.Fatal("delete answered ENOTCAPABLE counts as a failure")
+	}
+	if !kqueueChangeFails(add, kqueueENOTCAPABLE) {
+		t.Fatal("add answered ENOTCAPABLE does not count")
+	}
+}
+
+// The read filter fires for a pending so_error on a socket that can still
+// receive, an ICMP error on a UDP socket, without EV_EOF, with data 0 (the
+// "temporary udp error" branch of filt_soread in FreeBSD's, NetBSD's and
+// OpenBSD's sys/kern/uipc_socket.c, filt_soread_common in xnu's
+// bsd/kern/uipc_socket.c). epoll's EPOLLERR gives ErrorHint and Writable.
+func TestKqueueSocketErrorWithoutEOFIsError(t *testing.T) {
+	r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfRead}, -1, 0)
+	if r.readHint()&ErrorHint == 0 {
+		t.Fatalf("read filter with nothing queued: hint %03b lacks ErrorHint", r.readHint())
+	}
+	if !r.wantsWritable(Readable | Writable) {
+		t.Fatal("socket error not reported as Writable to a writer")
+	}
+	if r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfRead, data: 1}, -1, 0); r != readyRead {
+		t.Fatalf("read filter with data: %05b, want readyRead", r)
 	}
 }

@@ -135,6 +135,9 @@ func (p *poller) setState(fd int, st kfdState) {
 func (p *poller) apply(cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno) error {
 	var in, out [kqueueMaxChanges]unix.Kevent_t
 	n := cs.n
+	if n == 0 {
+		return nil
+	}
 	for i, c := range cs.slice() {
 		unix.SetKevent(&in[i], c.ident, kqueueFilterOut(c.filter), kqueueFlagsOut(c.flags))
 	}
@@ -145,7 +148,7 @@ func (p *poller) apply(cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno) erro
 		}
 		return nil
 	}
-	got, err := p.kevent(in[:n], out[:n])
+	got, err := p.kevent(in[:n], out[:kqueueReceiptRoom(cs)])
 	if err != nil {
 		return err
 	}
