@@ -38,7 +38,7 @@ func TestKqueueChanges(t *testing.T) {
 		{"remove write", Writable, 0, 0, []kchange{{7, kfWrite, del}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cs := kqueueChanges(7, tc.old, tc.in, tc.opt)
+			cs := kqueueChanges(7, tc.old, tc.in, tc.opt, false)
 			if got := cs.slice(); !slices.Equal(got, tc.want) {
 				t.Fatalf("changes\n got %+v\nwant %+v", got, tc.want)
 			}
@@ -55,7 +55,7 @@ func TestKqueueChanges(t *testing.T) {
 func TestKqueueLevelHasNoClearNorOneshot(t *testing.T) {
 	for _, in := range []Interest{Readable, Writable, Readable | Writable} {
 		for _, old := range []Interest{0, Readable, Writable, Readable | Writable} {
-			cs := kqueueChanges(3, old, in, Level)
+			cs := kqueueChanges(3, old, in, Level, false)
 			for _, c := range cs.slice() {
 				if c.flags&(kfClear|kfOneshot) != 0 {
 					t.Fatalf("old %v in %v: level change %+v has %#x", old, in, c, c.flags)
@@ -109,9 +109,9 @@ func TestKqueueOutcome(t *testing.T) {
 		{"remove on closed fd", Readable, 0, errs{syscall.EBADF}, syscall.EBADF, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cs := kqueueChanges(9, tc.old, tc.in, Level)
+			cs := kqueueChanges(9, tc.old, tc.in, Level, false)
 			e := tc.errs
-			got, undo := kqueueOutcome(tc.old, &cs, &e)
+			got, undo, _ := kqueueOutcome(tc.old, &cs, &e, false)
 			if got != tc.want {
 				t.Fatalf("errno %v, want %v", got, tc.want)
 			}
@@ -161,11 +161,12 @@ func (k *fakeKqueue) apply(cs *kchanges) (errs [kqueueMaxChanges]syscall.Errno) 
 	return errs
 }
 
-// change does what poller.change does, against the model.
-func (k *fakeKqueue) change(fd int, old, in Interest, opt PollOpt) syscall.Errno {
-	cs := kqueueChanges(fd, old, in, opt)
+// change does what poller.change does, against the model; fifo is optional.
+func (k *fakeKqueue) change(fd int, old, in Interest, opt PollOpt, fifo ...bool) syscall.Errno {
+	isFifo := len(fifo) > 0 && fifo[0]
+	cs := kqueueChanges(fd, old, in, opt, isFifo)
 	errs := k.apply(&cs)
-	errno, undo := kqueueOutcome(old, &cs, &errs)
+	errno, undo, _ := kqueueOutcome(old, &cs, &errs, isFifo)
 	if errno != 0 {
 		k.apply(&undo)
 	}
@@ -293,21 +294,20 @@ func TestKqueueReadiness(t *testing.T) {
 			readyRead | readyRdHup, false},
 		{"read EOF with errno in fflags", kqEvent{ident: 9, filter: kfRead, flags: kfEOF, fflags: uint32(syscall.ECONNRESET)}, -1,
 			readyRead | readyRdHup | readyErr, false},
-		{"write EOF", kqEvent{ident: 9, filter: kfWrite, flags: kfEOF}, -1, readyWrite | readyHup, false},
 		{"write EOF with errno in fflags", kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1,
 			readyWrite | readyHup | readyErr, false},
-		{"fflags without EOF is not an error", kqEvent{ident: 9, filter: kfRead, fflags: 1}, -1, readyRead, false},
+		{"fflags without EOF is not an error", kqEvent{ident: 9, filter: kfRead, fflags: 1, data: 5}, -1, readyRead, false},
 		{"EV_ERROR", kqEvent{ident: 9, filter: kfWrite, flags: kfError, data: int64(syscall.EBADF)}, -1,
 			readyWrite | readyErr, false},
 		{"user filter is the wake-up", kqEvent{ident: 0, filter: kfUser}, -1, 0, true},
 		{"wake pipe is the wake-up", kqEvent{ident: wakeFd, filter: kfRead}, wakeFd, 0, true},
-		{"other fd beside wake pipe", kqEvent{ident: 4, filter: kfRead}, wakeFd, readyRead, false},
+		{"other fd beside wake pipe", kqEvent{ident: 4, filter: kfRead, data: 1}, wakeFd, readyRead, false},
 		{"write on the wake pipe's number is not a wake-up", kqEvent{ident: wakeFd, filter: kfWrite}, wakeFd, readyWrite, false},
-		{"no pipe: a read on fd 0 is no wake-up", kqEvent{ident: 0, filter: kfRead}, -1, readyRead, false},
+		{"no pipe: a read on fd 0 is no wake-up", kqEvent{ident: 0, filter: kfRead, data: 1}, -1, readyRead, false},
 		{"unknown filter", kqEvent{ident: 9, filter: kfNone}, -1, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, wake := kqueueReadiness(tc.ev, tc.wakeIdent)
+			r, wake := kqueueReadiness(tc.ev, tc.wakeIdent, 0)
 			if r != tc.want || wake != tc.wake {
 				t.Fatalf("got %05b wake=%v, want %05b wake=%v", r, wake, tc.want, tc.wake)
 			}
@@ -315,17 +315,52 @@ func TestKqueueReadiness(t *testing.T) {
 	}
 }
 
+// Our own shutdown(SHUT_WR) sets the socket's SBS_CANTSENDMORE, and the
+// write filter then fires with EV_EOF and fflags 0 (so_error is 0): FreeBSD
+// and NetBSD sys/kern/uipc_socket.c filt_sowrite, OpenBSD
+// sys/kern/uipc_socket.c filt_sowrite, xnu bsd/kern/uipc_socket.c
+// filt_sowrite_common. The peer may be alive; epoll reports only EPOLLOUT
+// there, so this is Writable and no HupHint, under Level on every poll.
+func TestKqueueWriteEOFOfOwnShutdownIsNoHangup(t *testing.T) {
+	ev := kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, data: 65536}
+	r, _ := kqueueReadiness(ev, -1, 0)
+	if r != readyWrite {
+		t.Fatalf("write EOF, fflags 0: readiness %05b, want only readyWrite", r)
+	}
+	if h := r.readHint(); h != 0 {
+		t.Fatalf("write EOF, fflags 0: Readable called with hint %03b", h)
+	}
+	if !r.wantsWritable(Writable) {
+		t.Fatal("write EOF, fflags 0: no Writable")
+	}
+	// The same EOF with an errno is a failure: a reset peer (ECONNRESET)
+	// sets both SBS_CANTSENDMORE and so_error.
+	ev.fflags = uint32(syscall.ECONNRESET)
+	if r, _ := kqueueReadiness(ev, -1, 0); r != readyWrite|readyHup|readyErr {
+		t.Fatalf("write EOF with ECONNRESET: readiness %05b, want write, hup and error", r)
+	}
+	// Merged with the read filter's EV_EOF of a peer that closed, the
+	// hang-up comes from the read side, as epoll's EPOLLRDHUP does.
+	var s mergeScratch
+	evs, _ := translateBatch([]kqEvent{
+		{ident: 9, filter: kfWrite, flags: kfEOF}, {ident: 9, filter: kfRead, flags: kfEOF},
+	}, -1, &s)
+	if len(evs) != 1 || evs[0].ready.readHint() != DataHint|HupHint {
+		t.Fatalf("both EOFs merged to %+v, want Readable(DataHint|HupHint)", evs)
+	}
+}
+
 // An error reported through EV_EOF reaches both callbacks, as epoll's
 // EPOLLERR does: Readable with ErrorHint, and Writable for a writer.
 func TestKqueueEOFErrorReachesHandlers(t *testing.T) {
-	r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1)
+	r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfWrite, flags: kfEOF, fflags: uint32(syscall.ECONNREFUSED)}, -1, 0)
 	if h := r.readHint(); h&ErrorHint == 0 || h&HupHint == 0 {
 		t.Fatalf("hint %03b lacks ErrorHint or HupHint", h)
 	}
 	if !r.wantsWritable(Writable) {
 		t.Fatal("a failed connect is not reported as Writable")
 	}
-	r, _ = kqueueReadiness(kqEvent{ident: 9, filter: kfRead, flags: kfEOF}, -1)
+	r, _ = kqueueReadiness(kqEvent{ident: 9, filter: kfRead, flags: kfEOF}, -1, 0)
 	if h := r.readHint(); h != DataHint|HupHint {
 		t.Fatalf("read EOF hint %03b, want data and hup", h)
 	}
@@ -334,10 +369,15 @@ func TestKqueueEOFErrorReachesHandlers(t *testing.T) {
 // translateBatch does what poller.translate does with a batch of portable
 // events.
 func translateBatch(raw []kqEvent, wakeIdent int, s *mergeScratch) (evs []event, woken bool) {
+	return translateStates(raw, wakeIdent, nil, s)
+}
+
+// translateStates is translateBatch with the poller's state of each fd.
+func translateStates(raw []kqEvent, wakeIdent int, st map[uint64]kfdState, s *mergeScratch) (evs []event, woken bool) {
 	evs = make([]event, len(raw))
 	n := 0
 	for _, k := range raw {
-		r, wake := kqueueReadiness(k, wakeIdent)
+		r, wake := kqueueReadiness(k, wakeIdent, st[k.ident])
 		if wake {
 			woken = true
 			continue
@@ -355,9 +395,9 @@ func translateBatch(raw []kqEvent, wakeIdent int, s *mergeScratch) (evs []event,
 // merged event still gives Readable first, then Writable.
 func TestKqueueReadAndWriteFiltersMergeReadFirst(t *testing.T) {
 	for _, order := range [][]kqEvent{
-		{{ident: 5, filter: kfWrite}, {ident: 5, filter: kfRead}},
-		{{ident: 5, filter: kfRead}, {ident: 5, filter: kfWrite}},
-		{{ident: 5, filter: kfWrite}, {ident: 0, filter: kfUser}, {ident: 5, filter: kfRead}},
+		{{ident: 5, filter: kfWrite}, {ident: 5, filter: kfRead, data: 1}},
+		{{ident: 5, filter: kfRead, data: 1}, {ident: 5, filter: kfWrite}},
+		{{ident: 5, filter: kfWrite}, {ident: 0, filter: kfUser}, {ident: 5, filter: kfRead, data: 1}},
 	} {
 		var s mergeScratch
 		evs, _ := translateBatch(order, -1, &s)
@@ -517,5 +557,323 @@ func TestKqueueRemaining(t *testing.T) {
 		if got := kqueueRemaining(tc.timeout, tc.elapsed); got != tc.want {
 			t.Errorf("kqueueRemaining(%v, %v) = %v, want %v", tc.timeout, tc.elapsed, got, tc.want)
 		}
+	}
+}
+
+// A write-only registration of a pipe's write end gets a read filter too,
+// EV_CLEAR whatever the options (kqueueWatchFlags); a read end, registered
+// Readable, does not; modify and remove delete the watch.
+func TestKqueuePipeWriteEndGetsWatch(t *testing.T) {
+	const (
+		add   = kfAdd | kfEnable | kfReceipt
+		del   = kfDelete | kfReceipt
+		watch = add | kfClear
+	)
+	for _, tc := range []struct {
+		name    string
+		old, in Interest
+		opt     PollOpt
+		want    []kchange
+	}{
+		{"write end: write and watch", 0, Writable, Level, []kchange{{7, kfRead, watch}, {7, kfWrite, add}}},
+		{"edge write end", 0, Writable, Edge, []kchange{{7, kfRead, watch}, {7, kfWrite, add | kfClear}}},
+		{"oneshot write end", 0, Writable, Oneshot,
+			[]kchange{{7, kfRead, watch | kfOneshot}, {7, kfWrite, add | kfOneshot}}},
+		{"read end: no watch", 0, Readable, Level, []kchange{{7, kfRead, add}}},
+		{"read and write: the read filter is the real one", 0, Readable | Writable, Level,
+			[]kchange{{7, kfRead, add}, {7, kfWrite, add}}},
+		{"remove deletes the watch", Writable, 0, 0, []kchange{{7, kfRead, del}, {7, kfWrite, del}}},
+		{"re-arm replaces the watch", Writable, Writable, Oneshot,
+			[]kchange{{7, kfRead, del}, {7, kfRead, watch | kfOneshot}, {7, kfWrite, del}, {7, kfWrite, add | kfOneshot}}},
+		{"to read and write: watch becomes the read filter", Writable, Readable | Writable, Level,
+			[]kchange{{7, kfRead, del}, {7, kfRead, add}, {7, kfWrite, del}, {7, kfWrite, add}}},
+		{"to read only: watch deleted, read added", Writable, Readable, Level,
+			[]kchange{{7, kfRead, del}, {7, kfRead, add}, {7, kfWrite, del}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := kqueueChanges(7, tc.old, tc.in, tc.opt, true)
+			if got := cs.slice(); !slices.Equal(got, tc.want) {
+				t.Fatalf("changes\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+	// Not a pipe: a write-only registration is the write filter alone.
+	sock := kqueueChanges(7, 0, Writable, Level, false)
+	if got := sock.slice(); len(got) != 1 || got[0].filter != kfWrite {
+		t.Fatalf("socket write-only registration: %+v", got)
+	}
+}
+
+// The reader closes a full pipe. NetBSD's pipeclose and OpenBSD's
+// pipe_destroy (sys/kern/sys_pipe.c) wake the closing end's knote list,
+// where the writer's EVFILT_WRITE knote hangs, before marking it PIPE_EOF,
+// so filt_pipewrite sees no room and no EOF and does not fire; the list is
+// then cleared (NetBSD) or freed with the pair (OpenBSD). They wake the
+// writer's own list after marking the reader, and filt_piperead of a read
+// knote on the write end fires with EV_EOF (NetBSD: peer PIPE_EOF; OpenBSD:
+// pipe_peer() is NULL; FreeBSD: the peer's pipeclose sets PIPE_EOF on the
+// write end). Go's runtime, src/runtime/netpoll_kqueue.go, relies on the
+// same. That lone event must reach the writer as epoll's EPOLLERR does:
+// Writable, and Readable(ErrorHint), never DataHint.
+func TestKqueuePipeReaderCloseReachesWriterThroughWatch(t *testing.T) {
+	k := newFakeKqueue()
+	if e := k.change(7, 0, Writable, Level, true); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 7, map[kfilter]kflags{kfRead: kfClear, kfWrite: 0})
+	st := map[uint64]kfdState{7: kqueueFdState(true, Writable)}
+	var s mergeScratch
+	evs, _ := translateStates([]kqEvent{{ident: 7, filter: kfRead, flags: kfEOF}}, -1, st, &s)
+	if len(evs) != 1 || evs[0].ready != readyWrite|readyErr {
+		t.Fatalf("watch EOF translated to %+v, want fd 7 write and error", evs)
+	}
+	if h := evs[0].ready.readHint(); h != ErrorHint {
+		t.Fatalf("watch EOF: Readable hint %03b, want ErrorHint only", h)
+	}
+	if !evs[0].ready.wantsWritable(Writable) {
+		t.Fatal("watch EOF: no Writable")
+	}
+	// Data the watch reports (a pipe written both ways) is nobody's.
+	evs, _ = translateStates([]kqEvent{{ident: 7, filter: kfRead, data: 10}}, -1, st, &s)
+	if len(evs) != 0 {
+		t.Fatalf("watch without EOF delivered %+v", evs)
+	}
+	// Where the write knote does fire (FreeBSD marks the reader PIPE_EOF
+	// before waking it), its EV_EOF, fflags 0, means the same, and merges.
+	evs, _ = translateStates([]kqEvent{
+		{ident: 7, filter: kfWrite, flags: kfEOF}, {ident: 7, filter: kfRead, flags: kfEOF},
+	}, -1, st, &s)
+	if len(evs) != 1 || evs[0].ready != readyWrite|readyErr {
+		t.Fatalf("write and watch EOF merged to %+v, want one write and error", evs)
+	}
+	// A pipe's read end registered Readable keeps its read filter: the
+	// writer's close is data and hang-up.
+	rd := map[uint64]kfdState{8: kqueueFdState(true, Readable)}
+	evs, _ = translateStates([]kqEvent{{ident: 8, filter: kfRead, flags: kfEOF, data: 3}}, -1, rd, &s)
+	if len(evs) != 1 || evs[0].ready.readHint() != DataHint|HupHint {
+		t.Fatalf("read end EOF translated to %+v", evs)
+	}
+	if e := k.change(7, Writable, 0, 0, true); e != 0 {
+		t.Fatal(e)
+	}
+	wantState(t, k, 7, map[kfilter]kflags{})
+}
+
+// A Oneshot watch fired and was dropped by the kernel; re-arming deletes it
+// (ENOENT, ignored) and adds it again.
+func TestKqueuePipeWatchOneshotRearm(t *testing.T) {
+	k := newFakeKqueue()
+	if e := k.change(7, 0, Writable, Oneshot, true); e != 0 {
+		t.Fatal(e)
+	}
+	k.fire(7, kfRead)
+	if e := k.change(7, Writable, Writable, Oneshot, true); e != 0 {
+		t.Fatalf("re-arm after the watch fired: %v", e)
+	}
+	wantState(t, k, 7, map[kfilter]kflags{kfRead: kfClear | kfOneshot, kfWrite: kfOneshot})
+}
+
+// The reader closed before the writer registers. pipe_kqfilter
+// (sys/kern/sys_pipe.c) refuses EVFILT_WRITE on a pipe whose peer is gone:
+// EPIPE on FreeBSD (peer not PIPE_ACTIVE), OpenBSD (pipe_peer() NULL) and
+// DragonFly (peer buffer PIPE_CLOSED), EBADF on NetBSD (pipe_peer NULL).
+// Linux registers it and reports EPOLLERR, so this is a success, and the
+// event is the poller's to deliver.
+func TestKqueueRegisterPipeWhoseReaderClosed(t *testing.T) {
+	type errs = [kqueueMaxChanges]syscall.Errno
+	for _, tc := range []struct {
+		name     string
+		old, in  Interest
+		fifo     bool
+		errs     errs
+		want     syscall.Errno
+		wantGone bool
+	}{
+		// [add watch, add W]
+		{"FreeBSD, OpenBSD, DragonFly", 0, Writable, true, errs{0, syscall.EPIPE}, 0, true},
+		{"NetBSD", 0, Writable, true, errs{0, syscall.EBADF}, 0, true},
+		// [add R, add W]
+		{"read and write", 0, Readable | Writable, true, errs{0, syscall.EPIPE}, 0, true},
+		// Reregister: [del watch, add watch, del W (never added: ENOENT), add W]
+		{"reregister", Writable, Writable, true, errs{0, 0, syscall.ENOENT, syscall.EPIPE}, 0, true},
+		// A closed fd fails the read filter's add first.
+		{"closed fd", 0, Writable, true, errs{syscall.EBADF, syscall.EBADF}, syscall.EBADF, false},
+		{"not a pipe: EPIPE counts", 0, Writable, false, errs{syscall.EPIPE}, syscall.EPIPE, false},
+		{"not a pipe: EBADF counts", 0, Writable, false, errs{syscall.EBADF}, syscall.EBADF, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := kqueueChanges(9, tc.old, tc.in, Oneshot, tc.fifo)
+			e := tc.errs
+			got, undo, gone := kqueueOutcome(tc.old, &cs, &e, tc.fifo)
+			if got != tc.want || gone != tc.wantGone {
+				t.Fatalf("errno %v gone %v, want %v gone %v", got, gone, tc.want, tc.wantGone)
+			}
+			if got == 0 && undo.n != 0 {
+				t.Fatalf("success with undo %+v", undo.slice())
+			}
+		})
+	}
+}
+
+// Reregister deletes before it adds: with the reader gone, the add fails
+// again, and the registration must still report, each time it is armed.
+func TestKqueueReregisterPipeWhoseReaderClosedReports(t *testing.T) {
+	k := newFakeKqueue()
+	k.failAdd[fakeKey{7, kfWrite}] = syscall.EPIPE
+	var q kqueuePending
+	change := func(old, in Interest) {
+		t.Helper()
+		cs := kqueueChanges(7, old, in, Oneshot, true)
+		errs := k.apply(&cs)
+		errno, _, gone := kqueueOutcome(old, &cs, &errs, true)
+		if errno != 0 || !gone {
+			t.Fatalf("change %v -> %v: %v gone %v, want success with the reader gone", old, in, errno, gone)
+		}
+		q.add(7)
+	}
+	change(0, Writable)
+	change(Writable, Writable) // before any wait: still one event
+	evs := make([]event, 4)
+	if n := q.take(evs); n != 1 || evs[0] != (event{fd: 7, ready: kqueueReaderGone}) {
+		t.Fatalf("first wait: %d events %+v", n, evs[:n])
+	}
+	if n := q.take(evs); n != 0 {
+		t.Fatalf("delivered twice: %+v", evs[:n])
+	}
+	k.fire(7, kfRead) // the Oneshot watch fired too
+	change(Writable, Writable)
+	if n := q.take(evs); n != 1 {
+		t.Fatal("re-armed registration reported nothing")
+	}
+	h := kqueueReaderGone.readHint()
+	if h != ErrorHint || !kqueueReaderGone.wantsWritable(Writable) {
+		t.Fatalf("reader gone: hint %03b, want Writable and Readable(ErrorHint) like EPOLLERR", h)
+	}
+}
+
+func TestKqueuePending(t *testing.T) {
+	var q kqueuePending
+	q.add(5)
+	q.add(6)
+	q.add(5)
+	q.add(8)
+	q.drop(6)
+	evs := make([]event, 1)
+	if n := q.take(evs); n != 1 || evs[0].fd != 5 {
+		t.Fatalf("take into room for one: %d %+v", n, evs)
+	}
+	if n := q.take(evs[:0]); n != 0 || q.len() != 1 {
+		t.Fatalf("take into no room: %d, %d left", n, q.len())
+	}
+	evs = make([]event, 4)
+	if n := q.take(evs); n != 1 || evs[0].fd != 8 || q.len() != 0 {
+		t.Fatalf("rest: %d %+v", n, evs[:n])
+	}
+	q.add(3)
+	q.take(evs)
+	if allocs := testing.AllocsPerRun(100, func() { q.add(3); q.drop(4); q.take(evs) }); allocs != 0 {
+		t.Fatalf("pending allocates %v per round", allocs)
+	}
+}
+
+// A receipt is the change itself, flags EV_ERROR, data its errno, written in
+// the order of the changes (FreeBSD sys/kern/kern_event.c kqueue_kevent,
+// OpenBSD sys/kern/kern_event.c sys_kevent). Anything else in its place
+// leaves the change unanswered, which is no success.
+func TestKqueueReceiptsMatchTheirChanges(t *testing.T) {
+	cs := kqueueChanges(9, 0, Readable|Writable, Level, false) // [add R, add W]
+	receipt := func(c kchange, errno syscall.Errno) kqEvent {
+		return kqEvent{ident: uint64(c.ident), filter: c.filter, flags: kfError, data: int64(errno)}
+	}
+	r, w := cs.list[0], cs.list[1]
+	type errs = [kqueueMaxChanges]syscall.Errno
+	for _, tc := range []struct {
+		name string
+		out  []kqEvent
+		want errs
+	}{
+		{"both answered", []kqEvent{receipt(r, 0), receipt(w, syscall.EINVAL)}, errs{0, syscall.EINVAL}},
+		{"an event in a receipt's place (EV_RECEIPT ignored)",
+			[]kqEvent{{ident: 9, filter: kfRead, data: 10}, receipt(w, 0)}, errs{kqueueNoReceipt, 0}},
+		{"receipts out of order", []kqEvent{receipt(w, 0), receipt(r, 0)}, errs{kqueueNoReceipt, kqueueNoReceipt}},
+		{"another fd's receipt", []kqEvent{receipt(kchange{ident: 10, filter: kfRead}, 0), receipt(w, 0)},
+			errs{kqueueNoReceipt, 0}},
+		{"one answer for two changes", []kqEvent{receipt(r, 0)}, errs{0, kqueueNoReceipt}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got errs
+			kqueueReceipts(&cs, tc.out, &got)
+			if got != tc.want {
+				t.Fatalf("errs %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// An add left unanswered may be in the kernel: a failed Register
+	// undoes it as well as the adds that were answered.
+	e := errs{kqueueNoReceipt, syscall.EINVAL}
+	errno, undo, _ := kqueueOutcome(0, &cs, &e, false)
+	if errno != kqueueNoReceipt || !slices.Equal(undo.slice(), []kchange{{9, kfRead, kfDelete | kfReceipt}}) {
+		t.Fatalf("unanswered add: errno %v undo %+v", errno, undo.slice())
+	}
+}
+
+// Given no room for receipts, FreeBSD's kqueue_kevent returns after the
+// first change that asks for one; OpenBSD's sys_kevent and DragonFly's
+// kern_kevent stop there too. Every change list, undo lists included, gets
+// an event list as long as itself.
+func TestKqueueReceiptRoom(t *testing.T) {
+	all := []Interest{0, Readable, Writable, Readable | Writable}
+	for _, fifo := range []bool{false, true} {
+		for _, old := range all {
+			for _, in := range all {
+				for _, opt := range []PollOpt{Level, Edge, Oneshot} {
+					cs := kqueueChanges(4, old, in, opt, fifo)
+					if room := kqueueReceiptRoom(&cs); room != cs.n {
+						t.Fatalf("%v -> %v: room %d for %d changes", old, in, room, cs.n)
+					}
+					var e [kqueueMaxChanges]syscall.Errno
+					for i := range e {
+						e[i] = syscall.EINVAL
+					}
+					e[0] = 0
+					if _, undo, _ := kqueueOutcome(old, &cs, &e, fifo); kqueueReceiptRoom(&undo) != undo.n {
+						t.Fatalf("undo %+v lacks receipts", undo.slice())
+					}
+				}
+			}
+		}
+	}
+}
+
+// FreeBSD's kqueue_register looks up the fd with fget and the CAP_EVENT
+// right (sys/kern/kern_event.c) before it looks for the knote: a delete on
+// a number now naming a Capsicum-limited file answers ENOTCAPABLE. Our
+// filters went with the close, as with ENOENT.
+func TestKqueueDeleteENOTCAPABLEIsGone(t *testing.T) {
+	del := kchange{4, kfRead, kfDelete | kfReceipt}
+	add := kchange{4, kfRead, kfAdd | kfEnable | kfReceipt}
+	if kqueueChangeFails(del, kqueueENOTCAPABLE) {
+		t.Fatal("delete answered ENOTCAPABLE counts as a failure")
+	}
+	if !kqueueChangeFails(add, kqueueENOTCAPABLE) {
+		t.Fatal("add answered ENOTCAPABLE does not count")
+	}
+}
+
+// The read filter fires for a pending so_error on a socket that can still
+// receive, an ICMP error on a UDP socket, without EV_EOF, with data 0 (the
+// "temporary udp error" branch of filt_soread in FreeBSD's, NetBSD's and
+// OpenBSD's sys/kern/uipc_socket.c, filt_soread_common in xnu's
+// bsd/kern/uipc_socket.c). epoll's EPOLLERR gives ErrorHint and Writable.
+func TestKqueueSocketErrorWithoutEOFIsError(t *testing.T) {
+	r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfRead}, -1, 0)
+	if r.readHint()&ErrorHint == 0 {
+		t.Fatalf("read filter with nothing queued: hint %03b lacks ErrorHint", r.readHint())
+	}
+	if !r.wantsWritable(Readable | Writable) {
+		t.Fatal("socket error not reported as Writable to a writer")
+	}
+	if r, _ := kqueueReadiness(kqEvent{ident: 9, filter: kfRead, data: 1}, -1, 0); r != readyRead {
+		t.Fatalf("read filter with data: %05b, want readyRead", r)
 	}
 }

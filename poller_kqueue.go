@@ -20,6 +20,8 @@ type poller struct {
 	raw   []unix.Kevent_t
 	ts    unix.Timespec // kept here so the syscall's pointer does not escape
 	merge mergeScratch
+	fds   []kfdState // by fd number, for registered fds
+	gone  kqueuePending
 	kqueueWaker
 }
 
@@ -48,25 +50,51 @@ func newPoller(capacity int) (*poller, error) {
 }
 
 func (p *poller) add(fd int, _ uint32, in Interest, opt PollOpt) error {
-	return p.change(fd, 0, in, opt)
+	fifo, err := kqueueFifo(fd)
+	if err != nil {
+		return err
+	}
+	return p.change(fd, 0, in, opt, fifo)
 }
 
+// modify and remove take the fd's kind from its Register: a registered fd
+// is the same file until it is closed, and a closed one fails with EBADF.
 func (p *poller) modify(fd int, _ uint32, old, in Interest, opt PollOpt) error {
-	return p.change(fd, old, in, opt)
+	return p.change(fd, old, in, opt, p.state(fd)&kfdFifo != 0)
 }
 
 func (p *poller) remove(fd int, old Interest) error {
-	return p.change(fd, old, 0, 0)
+	err := p.change(fd, old, 0, 0, p.state(fd)&kfdFifo != 0)
+	// The loop forgets fd whatever the kernel answered.
+	p.setState(fd, 0)
+	p.gone.drop(fd)
+	return err
 }
 
-func (p *poller) change(fd int, old, in Interest, opt PollOpt) error {
-	cs := kqueueChanges(fd, old, in, opt)
+// kqueueFifo reports whether fd is a pipe or FIFO, which kqueueWatches
+// gives a watch on the reader's close.
+func kqueueFifo(fd int) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false, err
+	}
+	return uint32(st.Mode)&unix.S_IFMT == unix.S_IFIFO, nil
+}
+
+func (p *poller) change(fd int, old, in Interest, opt PollOpt, fifo bool) error {
+	cs := kqueueChanges(fd, old, in, opt, fifo)
 	var errs [kqueueMaxChanges]syscall.Errno
 	if err := p.apply(&cs, &errs); err != nil {
 		return err
 	}
-	errno, undo := kqueueOutcome(old, &cs, &errs)
+	errno, undo, gone := kqueueOutcome(old, &cs, &errs, fifo)
 	if errno == 0 {
+		p.setState(fd, kqueueFdState(fifo, in))
+		if gone {
+			p.gone.add(fd)
+		} else {
+			p.gone.drop(fd)
+		}
 		return nil
 	}
 	if undo.n > 0 {
@@ -74,6 +102,28 @@ func (p *poller) change(fd int, old, in Interest, opt PollOpt) error {
 		p.apply(&undo, &ignored)
 	}
 	return errno
+}
+
+// state is what the poller knows of fd, zero for an fd it does not hold.
+func (p *poller) state(fd int) kfdState {
+	if fd < 0 || fd >= len(p.fds) {
+		return 0
+	}
+	return p.fds[fd]
+}
+
+// setState records fd's state; the table grows only for an fd number
+// larger than any registered before.
+func (p *poller) setState(fd int, st kfdState) {
+	if fd >= len(p.fds) {
+		if st == 0 {
+			return
+		}
+		grown := make([]kfdState, max(2*len(p.fds), fd+1, 64))
+		copy(grown, p.fds)
+		p.fds = grown
+	}
+	p.fds[fd] = st
 }
 
 // apply submits a change list and stores each change's errno in errs. Where
@@ -85,6 +135,9 @@ func (p *poller) change(fd int, old, in Interest, opt PollOpt) error {
 func (p *poller) apply(cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno) error {
 	var in, out [kqueueMaxChanges]unix.Kevent_t
 	n := cs.n
+	if n == 0 {
+		return nil
+	}
 	for i, c := range cs.slice() {
 		unix.SetKevent(&in[i], c.ident, kqueueFilterOut(c.filter), kqueueFlagsOut(c.flags))
 	}
@@ -95,15 +148,15 @@ func (p *poller) apply(cs *kchanges, errs *[kqueueMaxChanges]syscall.Errno) erro
 		}
 		return nil
 	}
-	got, err := p.kevent(in[:n], out[:n])
+	got, err := p.kevent(in[:n], out[:kqueueReceiptRoom(cs)])
 	if err != nil {
 		return err
 	}
+	var receipts [kqueueMaxChanges]kqEvent
 	for i := range got {
-		if out[i].Flags&unix.EV_ERROR != 0 {
-			errs[i] = syscall.Errno(out[i].Data)
-		}
+		receipts[i] = kqueueEventIn(&out[i])
 	}
+	kqueueReceipts(cs, receipts[:got], errs)
 	return nil
 }
 
@@ -127,6 +180,17 @@ func kqueueErrno(err error) syscall.Errno {
 		return errno
 	}
 	return syscall.EINVAL
+}
+
+// kqueueEventIn is a returned event in portable form.
+func kqueueEventIn(raw *unix.Kevent_t) kqEvent {
+	return kqEvent{
+		ident:  uint64(raw.Ident),
+		filter: kqueueFilterIn(int(raw.Filter)),
+		flags:  kqueueFlagsIn(int(raw.Flags)),
+		fflags: raw.Fflags,
+		data:   int64(raw.Data),
+	}
 }
 
 func kqueueFilterOut(f kfilter) int {
@@ -191,6 +255,12 @@ func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, bool, er
 
 func (p *poller) wait(evs []event, timeout time.Duration) (n int, woken bool, err error) {
 	max := min(len(evs), len(p.raw))
+	if p.gone.len() > 0 {
+		// Events the kernel would not give are due: no sleep, and room
+		// for them (translate appends them).
+		timeout = 0
+		max -= min(p.gone.len(), max)
+	}
 	var start time.Time
 	if timeout > 0 {
 		start = time.Now()
@@ -222,13 +292,7 @@ func (p *poller) translate(evs []event, got int) (n int, woken bool, err error) 
 	wakeIdent := p.wakeIdent()
 	for i := range got {
 		raw := &p.raw[i]
-		r, wake := kqueueReadiness(kqEvent{
-			ident:  uint64(raw.Ident),
-			filter: kqueueFilterIn(int(raw.Filter)),
-			flags:  kqueueFlagsIn(int(raw.Flags)),
-			fflags: raw.Fflags,
-			data:   raw.Data,
-		}, wakeIdent)
+		r, wake := kqueueReadiness(kqueueEventIn(raw), wakeIdent, p.state(int(raw.Ident)))
 		if wake {
 			woken = true
 			continue
@@ -242,6 +306,7 @@ func (p *poller) translate(evs []event, got int) (n int, woken bool, err error) 
 	if woken {
 		p.drainWake()
 	}
+	n += p.gone.take(evs[n:min(len(evs), len(p.raw))])
 	return len(mergeByFd(evs[:n], &p.merge)), woken, nil
 }
 
