@@ -256,6 +256,9 @@ func (q *kqueuePending) add(fd int) {
 // drop forgets fd: it was registered again without finding the reader gone,
 // or removed; an fd number reused after a removal must not inherit it.
 func (q *kqueuePending) drop(fd int) {
+	if len(q.fds) == 0 {
+		return // the common case, on every Reregister: nothing to search
+	}
 	q.fds = slices.DeleteFunc(q.fds, func(x int32) bool { return x == int32(fd) })
 }
 
