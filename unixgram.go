@@ -17,9 +17,9 @@ import "golang.org/x/sys/unix"
 // UDPSocket).
 type UnixDatagram struct {
 	dgramSock
-	// path is the file Bind created, removed again by Close, as
-	// UnixAcceptor does. Empty for abstract names and unbound sockets.
-	path string
+	// file is the socket file Bind created, for Close to remove, as
+	// UnixAcceptor does.
+	file unixFile
 }
 
 // NewUnixDatagram opens an unbound Unix datagram socket. It can send with
@@ -50,14 +50,12 @@ func UnixDatagramPair() (*UnixDatagram, *UnixDatagram, error) {
 // "@name"; on Linux UnixAddr("") asks for an automatic abstract name, which
 // LocalAddr then reports. A path too long for the kernel is an error, never
 // truncated; an existing file at the path gives EADDRINUSE. Close removes
-// the file that Bind created.
+// the file that Bind created, and no other (see UnixAcceptor.Bind).
 func (u *UnixDatagram) Bind(addr SockAddr) error {
 	if err := u.bindTo(addr); err != nil {
 		return err
 	}
-	if !addr.IsAbstract() {
-		u.path = addr.Path()
-	}
+	u.file = boundFile(addr)
 	return nil
 }
 
@@ -92,12 +90,10 @@ func (u *UnixDatagram) Recv(p []byte) (int, error) {
 }
 
 // Close deregisters and closes the socket and removes the socket file that
-// Bind created.
+// Bind created, if the path still names that file; see UnixAcceptor.Close.
 func (u *UnixDatagram) Close() error {
-	err := u.close()
-	if err == nil && u.path != "" {
-		unix.Unlink(u.path)
-		u.path = ""
+	if u.fd >= 0 {
+		u.file.remove() // while the open socket keeps the inode from reuse
 	}
-	return err
+	return u.close()
 }
