@@ -76,8 +76,10 @@ func (u *UnixDatagram) SendTo(p []byte, addr SockAddr) (int, error) {
 
 // RecvFrom receives one datagram into p and returns its length and the
 // sender's address: UnixAddr("") (IsUnix, empty Path) when the sender is
-// unbound and cannot be answered. It returns ErrWouldBlock when none is
-// waiting, and ErrTruncated, with p full, for a datagram longer than p.
+// unbound and cannot be answered. A sender's abstract name is reported
+// whole, with any NUL bytes in it, so a reply reaches that sender. It
+// returns ErrWouldBlock when none is waiting, and ErrTruncated, with p
+// full, for a datagram longer than p.
 func (u *UnixDatagram) RecvFrom(p []byte) (int, SockAddr, error) { return u.recvFrom(p, true) }
 
 // Send sends p as one datagram to the connected peer, like SendTo.
