@@ -53,3 +53,69 @@ func TestRelAbstractUnixThroughLoop(t *testing.T) {
 		t.Fatalf("second Bind of the abstract name %s: %v; want EADDRINUSE", addr, err)
 	}
 }
+
+// relAbstractStream listens on the abstract name through the loop, connects
+// a client and checks that both ends report the whole name.
+func relAbstractStream(t *testing.T, name string) {
+	t.Helper()
+	addr := UnixAddr(name)
+	s, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	acc, err := s.Bind(addr)
+	if err != nil {
+		t.Fatalf("Bind(%s): %v", addr, err)
+	}
+	defer acc.Close()
+	if la, err := acc.LocalAddr(); err != nil || la != addr {
+		t.Fatalf("acceptor LocalAddr = %q, %v; want %q", la.Path(), err, name)
+	}
+	client, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server := relPingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	if pa, err := client.PeerAddr(); err != nil || pa != addr {
+		t.Fatalf("client PeerAddr = %q, %v; want %q", pa.Path(), err, name)
+	}
+	if la, err := server.LocalAddr(); err != nil || la != addr {
+		t.Fatalf("accepted LocalAddr = %q, %v; want %q", la.Path(), err, name)
+	}
+}
+
+// Issue 12, item 9, for streams: a listener at "@name\x00x" is reached by
+// its whole name, not by "@name" (which another listener holds here), and
+// getsockname and getpeername report it whole.
+func TestRelAbstractUnixNameWithNUL(t *testing.T) {
+	relNoLeaks(t)
+	base := fmt.Sprintf("@mio-rel-nul-%d", os.Getpid())
+	s, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	decoy, err := s.Bind(UnixAddr(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer decoy.Close()
+	if err := decoy.listen(4); err != nil {
+		t.Fatal(err)
+	}
+	relAbstractStream(t, base+"\x00x")
+	if c, err := decoy.Accept(); err != ErrWouldBlock {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("the listener at %s got a connection (%v)", base, err)
+	}
+}
+
+// Issue 12, item 10, for streams: a 107-byte abstract name.
+func TestRelAbstractUnixName107(t *testing.T) {
+	relNoLeaks(t)
+	relAbstractStream(t, abstractName107("rel"))
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -20,6 +21,14 @@ import (
 // ParseSockAddr or SockAddrFromNetAddr. Its text form, produced by String and
 // read by ParseSockAddr, is "1.2.3.4:80", "[::1]:80", "[fe80::1%eth0]:80",
 // "unix:/path/to/sock" or "unix:@name".
+//
+// An abstract name is a string of bytes, not a C string: it may contain NUL
+// bytes, and "@a" and "@a\x00b" name different sockets. A SockAddr holds the
+// whole name (Path returns it raw), and its text form escapes it: after
+// "unix:@", a NUL byte is written \x00 and a backslash \\, so the text holds
+// no NUL byte and every backslash in it starts an escape. A path is written
+// as it is, backslashes included: it cannot contain a NUL byte, so it needs
+// no escapes.
 type SockAddr struct {
 	// ap is used only when kind is kindInet. netip.AddrPort is itself
 	// comparable and keeps the zone interned, so == on SockAddr means the
@@ -48,11 +57,17 @@ const (
 const unixPrefix = "unix:"
 
 // unixPathMax is the longest Unix socket path, in bytes, that can reach the
-// kernel intact. x/sys always writes a terminating NUL and rejects names that
-// fill sockaddr_un's path field, so it is one less than that field:
-// sockaddr_unix.go sets it from x/sys's RawSockaddrUnix at init. The value
-// here is the Linux and Windows size, for systems with no Unix socket code.
+// kernel intact: sockaddr_un's path field less the terminating NUL that a
+// path needs. sockaddr_unix.go sets it from x/sys's RawSockaddrUnix at init.
+// The value here is the Linux and Windows size, for systems with no Unix
+// socket code.
 var unixPathMax = 108 - 1
+
+// unixAbstractMax is the longest abstract name, in bytes after the '@'. The
+// name needs no terminator but takes the path field's first byte for the
+// NUL that marks it abstract, so on Linux it is 107 too, one byte longer
+// than the "@name" string itself may be as a path. Set with unixPathMax.
+var unixAbstractMax = 108 - 1
 
 // InetAddr returns the IP socket address ip:port. An IPv4 address gives an
 // AF_INET address and an IPv6 address (including an IPv4-mapped one, which is
@@ -77,10 +92,13 @@ func SockAddrFromAddrPort(ap netip.AddrPort) SockAddr {
 // empty path is the unnamed address that the kernel reports for an unbound
 // socket (binding to it on Linux asks for an automatic abstract name).
 //
+// An abstract name may contain NUL bytes, which are part of it: the name is
+// every byte after the '@'. A path may not.
+//
 // UnixAddr does not fail, so that it can be used in expressions; a path the
-// kernel cannot take (too long, containing a NUL byte, or an abstract name on
-// a system without them) is reported when the address is used, and by
-// ParseSockAddr when it is read from text.
+// kernel cannot take (too long, a path containing a NUL byte, or an abstract
+// name on a system without them) is reported when the address is used, and
+// by ParseSockAddr when it is read from text.
 func UnixAddr(path string) SockAddr {
 	return SockAddr{path: path, kind: kindUnix}
 }
@@ -92,28 +110,99 @@ func UnixAddr(path string) SockAddr {
 //	[fe80::1%lo]:80       IPv6 with a zone (interface name or index)
 //	unix:/path/to/sock    Unix socket path (relative paths are allowed)
 //	unix:@name            Linux abstract socket name
+//	unix:@name\x00x       abstract name with a NUL byte in it
+//
+// In an abstract name, and only there, a backslash starts an escape: \\ is
+// a backslash and \xHH the byte with hex value HH (String writes only
+// \x00 and \\). A path is taken as written, backslashes included.
 //
 // Host names are not resolved: resolving needs the network and can block,
-// which an event loop must not do behind the caller's back. Anything else,
-// including an empty Unix path, a path with a NUL byte and a path longer
-// than the system allows (matching errors.Is(err, syscall.ENAMETOOLONG)),
-// is an error that quotes the input. For every address it returns,
+// which an event loop must not do behind the caller's back. Anything else
+// is an error that quotes the input: an empty Unix path, a NUL byte in the
+// text, an unknown escape, and a path or name longer than the kernel takes,
+// which matches errors.Is(err, syscall.ENAMETOOLONG): on Linux 107 bytes
+// for a path (it needs a terminating NUL) and 107 name bytes after the '@'
+// for an abstract name (it needs none), on the BSDs 103 for a path. For
+// every address it returns,
 // ParseSockAddr(a.String()) gives a back.
 func ParseSockAddr(s string) (SockAddr, error) {
 	if path, ok := strings.CutPrefix(s, unixPrefix); ok {
-		if path == "" {
-			return SockAddr{}, parseError(s, errors.New("empty Unix socket path"))
-		}
-		if err := checkUnixPath(path); err != nil {
+		a, err := parseUnix(path)
+		if err != nil {
 			return SockAddr{}, parseError(s, err)
 		}
-		return UnixAddr(path), nil
+		return a, nil
 	}
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
 		return SockAddr{}, parseError(s, inetParseReason(s, err))
 	}
 	return SockAddrFromAddrPort(ap), nil
+}
+
+// parseUnix reads the part of a Unix address's text form after "unix:".
+// A raw NUL byte is refused also in an abstract name: String never writes
+// one, so it is more likely a C string's end than part of the name.
+func parseUnix(path string) (SockAddr, error) {
+	if path == "" {
+		return SockAddr{}, errors.New("empty Unix socket path")
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return SockAddr{}, errors.New(`the text contains a NUL byte (in an abstract name write it \x00; a path cannot hold one)`)
+	}
+	if name, ok := strings.CutPrefix(path, "@"); ok {
+		raw, err := unescapeAbstract(name)
+		if err != nil {
+			return SockAddr{}, err
+		}
+		path = "@" + raw
+	}
+	if err := checkUnixPath(path); err != nil {
+		return SockAddr{}, err
+	}
+	return UnixAddr(path), nil
+}
+
+// abstractEscaper writes an abstract name so that the text form holds no
+// NUL byte and reads back unambiguously: with the backslash escaped too,
+// every backslash in the text starts an escape.
+var abstractEscaper = strings.NewReplacer(`\`, `\\`, "\x00", `\x00`)
+
+// unescapeAbstract undoes abstractEscaper, and also reads \xHH for any
+// byte. Any other backslash is an error rather than a literal backslash:
+// guessing would let a typo name a different socket.
+func unescapeAbstract(name string) (string, error) {
+	if strings.IndexByte(name, '\\') < 0 {
+		return name, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		if name[i] != '\\' {
+			b.WriteByte(name[i])
+			continue
+		}
+		c, n, err := unescapeOne(name[i:])
+		if err != nil {
+			return "", err
+		}
+		b.WriteByte(c)
+		i += n - 1
+	}
+	return b.String(), nil
+}
+
+// unescapeOne reads the escape at the start of s (s[0] is a backslash) and
+// returns its byte and its length in s.
+func unescapeOne(s string) (byte, int, error) {
+	if len(s) >= 2 && s[1] == '\\' {
+		return '\\', 2, nil
+	}
+	if len(s) >= 4 && s[1] == 'x' {
+		if v, err := strconv.ParseUint(s[2:4], 16, 8); err == nil {
+			return byte(v), 4, nil
+		}
+	}
+	return 0, 0, fmt.Errorf(`invalid escape %q in an abstract socket name: write a backslash as \\ and a byte as \xHH`, s[:min(len(s), 4)])
 }
 
 // parseError quotes the whole input, because the reason alone often names
@@ -162,18 +251,34 @@ func looksLikeHostname(host string) bool {
 
 // checkUnixPath reports why path cannot be given to the kernel on this
 // system, or nil. The empty path (the unnamed address) is the caller's
-// business: it is legal to hold but not to write down.
+// business: it is legal to hold but not to write down. Whether this system
+// has abstract names at all is sockaddr's business, so that the text form
+// reads the same everywhere.
 func checkUnixPath(path string) error {
-	if strings.IndexByte(path, 0) >= 0 {
-		return errors.New("socket path contains a NUL byte")
+	if name, ok := strings.CutPrefix(path, "@"); ok {
+		return checkAbstractName(name)
 	}
-	if path == "@" {
-		return errors.New("empty abstract socket name")
+	if strings.IndexByte(path, 0) >= 0 {
+		// The kernel would end the path at the NUL: another file.
+		return errors.New("socket path contains a NUL byte (only an abstract name may)")
 	}
 	if len(path) > unixPathMax {
 		// Truncating would silently name a different socket.
-		return fmt.Errorf("socket path is %d bytes, longer than the %d this system allows: %w",
+		return fmt.Errorf("socket path is %d bytes, longer than the %d bytes a path may have on this system: %w",
 			len(path), unixPathMax, syscall.ENAMETOOLONG)
+	}
+	return nil
+}
+
+// checkAbstractName checks an abstract name without its '@'. Any bytes,
+// NUL included, are part of the name; only the length is limited.
+func checkAbstractName(name string) error {
+	if name == "" {
+		return errors.New("empty abstract socket name")
+	}
+	if len(name) > unixAbstractMax {
+		return fmt.Errorf("abstract socket name is %d bytes after the '@', longer than the %d bytes an abstract name may have: %w",
+			len(name), unixAbstractMax, syscall.ENAMETOOLONG)
 	}
 	return nil
 }
@@ -203,8 +308,9 @@ func (a SockAddr) AddrPort() (netip.AddrPort, bool) {
 	return a.ap, true
 }
 
-// Path returns a Unix socket address's path, "@name" for an abstract name,
-// so that UnixAddr(a.Path()) == a. It is empty for the unnamed address and
+// Path returns a Unix socket address's path, "@name" for an abstract name
+// (raw, with any NUL bytes in it, unlike String), so that
+// UnixAddr(a.Path()) == a. It is empty for the unnamed address and
 // for every address that is not a Unix one.
 func (a SockAddr) Path() string {
 	if a.kind != kindUnix {
@@ -214,7 +320,8 @@ func (a SockAddr) Path() string {
 }
 
 // String returns the text form that ParseSockAddr reads back to the same
-// value. Two forms do not parse, deliberately: "unix:" for the unnamed
+// value, with an abstract name's NUL bytes and backslashes escaped (see
+// SockAddr). Two forms do not parse, deliberately: "unix:" for the unnamed
 // address, which names no socket one could connect to, and "invalid
 // SockAddr" for the zero value. A Unix path that ParseSockAddr would reject
 // (a NUL byte, too long) is still written out unchanged for diagnostics.
@@ -223,6 +330,9 @@ func (a SockAddr) String() string {
 	case kindInet:
 		return a.ap.String()
 	case kindUnix:
+		if name, ok := strings.CutPrefix(a.path, "@"); ok {
+			return unixPrefix + "@" + abstractEscaper.Replace(name)
+		}
 		return unixPrefix + a.path
 	}
 	return "invalid SockAddr"

@@ -138,8 +138,15 @@ func TestParseSockAddrErrors(t *testing.T) {
 		{in: "unix:@", reason: "empty abstract socket name"},
 		{in: "unix:/tmp/a\x00b", reason: "NUL"},
 		{in: "unix:@a\x00b", reason: "NUL"},
-		{in: "unix:" + tooLong, reason: "longer than", is: syscall.ENAMETOOLONG},
-		{in: "unix:@" + tooLong[1:], reason: "longer than", is: syscall.ENAMETOOLONG},
+		{in: "unix:" + tooLong, reason: "socket path is " + strconv.Itoa(len(tooLong)) + " bytes, longer than the " +
+			strconv.Itoa(unixPathMax) + " bytes a path may have", is: syscall.ENAMETOOLONG},
+		{in: "unix:@" + strings.Repeat("p", unixAbstractMax+1), reason: "abstract socket name is " +
+			strconv.Itoa(unixAbstractMax+1) + " bytes after the '@', longer than the " + strconv.Itoa(unixAbstractMax) +
+			" bytes an abstract name may have", is: syscall.ENAMETOOLONG},
+		{in: `unix:@a\qb`, reason: "invalid escape"},
+		{in: `unix:@a\x0`, reason: "invalid escape"},
+		{in: `unix:@a\xg0`, reason: "invalid escape"},
+		{in: `unix:@a\`, reason: "invalid escape"},
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Quote(tt.in), func(t *testing.T) {
@@ -161,6 +168,53 @@ func TestParseSockAddrErrors(t *testing.T) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tt.is)
 			}
 		})
+	}
+}
+
+// Issue 12, item 9: an abstract name may contain NUL bytes. Its text form
+// escapes them (and the backslash), and ParseSockAddr reads the escapes
+// back; a path, which cannot hold a NUL, is written as it is.
+func TestParseSockAddrAbstractEscapes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want SockAddr
+		str  string // String() of the result; "" means the same as in
+	}{
+		{in: `unix:@a\x00b`, want: UnixAddr("@a\x00b")},
+		{in: `unix:@\x00`, want: UnixAddr("@\x00")},
+		{in: `unix:@a\\b`, want: UnixAddr(`@a\b`)},
+		{in: `unix:@a\\x00`, want: UnixAddr(`@a\x00`)},
+		{in: `unix:@\x41\x7e`, want: UnixAddr("@A~"), str: "unix:@A~"},
+		{in: `unix:@\xFF`, want: UnixAddr("@\xff"), str: "unix:@\xff"},
+		{in: `unix:/tmp/a\b`, want: UnixAddr(`/tmp/a\b`)},
+		{in: `unix:/tmp/a\x00b`, want: UnixAddr(`/tmp/a\x00b`)},
+		{in: `unix:./@a\x00b`, want: UnixAddr(`./@a\x00b`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseSockAddr(tt.in)
+			if err != nil {
+				t.Fatalf("ParseSockAddr(%q): %v", tt.in, err)
+			}
+			if got != tt.want {
+				t.Fatalf("ParseSockAddr(%q) = %q, want %q", tt.in, got.Path(), tt.want.Path())
+			}
+			str := tt.str
+			if str == "" {
+				str = tt.in
+			}
+			if got.String() != str {
+				t.Errorf("String() = %q, want %q", got.String(), str)
+			}
+			if again, err := ParseSockAddr(got.String()); err != nil || again != got {
+				t.Errorf("ParseSockAddr(%q) = %q, %v; want %q", got.String(), again.Path(), err, got.Path())
+			}
+		})
+	}
+	// String must never write a NUL byte, which would end the text in any
+	// C string and in many logs.
+	if s := UnixAddr("@\x00\x00").String(); strings.IndexByte(s, 0) >= 0 {
+		t.Errorf("String() = %q holds a NUL byte", s)
 	}
 }
 
@@ -247,6 +301,11 @@ func TestSockAddrRoundTrip(t *testing.T) {
 		UnixAddr("@abstract name"),
 		UnixAddr("unix:nested"),
 		UnixAddr("/\xff\xfe not UTF-8"),
+		UnixAddr("/tmp/back\\slash\\x00"), // a path keeps its backslashes
+		UnixAddr("@a\x00b"),
+		UnixAddr("@\x00"),
+		UnixAddr("@trailing\x00\x00"),
+		UnixAddr(`@back\slash\x00`), // literal backslashes in an abstract name
 	}
 	for _, a := range addrs {
 		b, err := ParseSockAddr(a.String())
@@ -450,6 +509,7 @@ func FuzzParseSockAddr(f *testing.F) {
 		"unix:rel", "unix:./@f", "unix:", "unix:@", "unix:/a\x00b", "", "127.0.0.1",
 		"127.0.0.1:65536", "localhost:80", "[::1:80", "::1:80", "[fe80::1%]:80",
 		"unix:" + strings.Repeat("a", unixPathMax+1), "invalid SockAddr", "[1::%a]b]:1",
+		`unix:@a\x00b`, `unix:@a\\b`, `unix:@\x41\xff`, `unix:/a\b`, `unix:@a\q`,
 	} {
 		f.Add(s)
 	}
@@ -478,7 +538,7 @@ func FuzzParseSockAddr(f *testing.F) {
 		if b.String() != str {
 			t.Fatalf("String not stable: %q then %q", str, b.String())
 		}
-		if a.IsUnix() && (UnixAddr(a.Path()) != a || a.Path() == "" || s != unixPrefix+a.Path()) {
+		if a.IsUnix() && (UnixAddr(a.Path()) != a || a.Path() == "" || !a.IsAbstract() && s != unixPrefix+a.Path()) {
 			t.Fatalf("Unix address %#v from %q does not rebuild from its path", a, s)
 		}
 		if ap, ok := a.AddrPort(); ok && SockAddrFromAddrPort(ap) != a {

@@ -24,15 +24,19 @@ func init() {
 	// room for a NUL after the name (it fails with EINVAL otherwise, and we
 	// want the clearer ENAMETOOLONG first).
 	unixPathMax = len(unix.RawSockaddrUnix{}.Path) - 1
+	// An abstract name has no terminator, but its marking NUL takes the
+	// field's first byte: the same count of name bytes.
+	unixAbstractMax = len(unix.RawSockaddrUnix{}.Path) - 1
 }
 
 // sockaddr converts a to the form x/sys passes to bind, connect and sendto.
 // It is called once per such call, not per read or write, so it may
 // allocate (the result is a pointer) and may look an IPv6 zone name up.
 //
-// An abstract name stays "@name": x/sys on Linux turns a leading '@' into
-// the leading NUL that marks an abstract address and leaves the NUL
-// terminator out of the length. The unnamed address becomes an empty
+// An abstract name stays "@name", NUL bytes and all. On Linux the
+// SockaddrUnix only carries the name to sysBind and sysConnect, which write
+// the kernel's address themselves (sockaddr_linux.go): x/sys would refuse
+// a name of the full 107 bytes. The unnamed address becomes an empty
 // SockaddrUnix on Linux, where binding it asks the kernel to autobind an
 // abstract name, and is an error elsewhere, where x/sys rejects it anyway.
 func (a SockAddr) sockaddr() (unix.Sockaddr, error) {
@@ -96,6 +100,10 @@ func zoneIndex(zone string) (uint32, error) {
 //   - an IPv6 zone comes back as the decimal interface index, because the
 //     name would cost an interface lookup; sockaddr accepts either form, so
 //     the address still converts back to the same kernel address;
+//   - a Unix name ends at its first NUL, as x/sys cuts it: on Linux, where
+//     an abstract name may hold NUL bytes, getsockname, getpeername and
+//     recvfrom therefore read the kernel's address themselves
+//     (sockAddrFromRaw) and only tests still come through here;
 //   - an unbound Unix socket, which x/sys reports as "" (BSD) or "@" (Linux,
 //     where the all-zero path reads as an abstract name), gives the unnamed
 //     address UnixAddr(""); an empty abstract name cannot be told apart from

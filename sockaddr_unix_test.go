@@ -50,6 +50,38 @@ func TestSockAddrUnixPathMax(t *testing.T) {
 	}
 }
 
+// Issue 12, item 10: an abstract name needs no terminator, so it may have
+// as many name bytes after the '@' as sockaddr_un's path field less the
+// leading NUL that marks it abstract: 107 on Linux, as Go's net allows.
+// One more is refused, with a message that names the limit and the kind of
+// name, as ENAMETOOLONG.
+func TestParseSockAddrAbstractLimit(t *testing.T) {
+	max := len(unix.RawSockaddrUnix{}.Path) - 1
+	name := "@" + strings.Repeat("n", max)
+	a, err := ParseSockAddr(unixPrefix + name)
+	if err != nil || a != UnixAddr(name) {
+		t.Fatalf("ParseSockAddr of a %d-byte abstract name = %v, %v; want it accepted", max, a, err)
+	}
+	if abstractUnixNames {
+		if _, err := a.sockaddr(); err != nil {
+			t.Fatalf("%d-byte abstract name: sockaddr(): %v", max, err)
+		}
+	}
+	_, err = ParseSockAddr(unixPrefix + name + "n")
+	want := "abstract socket name is " + strconv.Itoa(max+1) + " bytes after the '@', longer than the " +
+		strconv.Itoa(max) + " bytes an abstract name may have"
+	if !errors.Is(err, syscall.ENAMETOOLONG) || err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("ParseSockAddr of a %d-byte abstract name: %v; want ENAMETOOLONG saying %q", max+1, err, want)
+	}
+	// A path still needs its NUL: one byte fewer than the field.
+	path := "/" + strings.Repeat("p", max)
+	_, err = ParseSockAddr(unixPrefix + path)
+	want = "socket path is " + strconv.Itoa(max+1) + " bytes, longer than the " + strconv.Itoa(max) + " bytes a path may have"
+	if !errors.Is(err, syscall.ENAMETOOLONG) || err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("ParseSockAddr of a %d-byte path: %v; want ENAMETOOLONG saying %q", max+1, err, want)
+	}
+}
+
 func TestSockAddrToKernel(t *testing.T) {
 	lo := loopbackInterface(t)
 	loZone := strconv.Itoa(lo.Index)
@@ -142,7 +174,8 @@ func TestSockAddrToKernelErrors(t *testing.T) {
 		{name: "zone index too big", in: InetAddr(netip.MustParseAddr("fe80::1%4294967296"), 80), reason: "unknown IPv6 zone"},
 		{name: "NUL", in: UnixAddr("/a\x00b"), reason: "NUL"},
 		{name: "too long", in: UnixAddr(strings.Repeat("p", unixPathMax+1)), reason: "longer than", is: syscall.ENAMETOOLONG},
-		{name: "too long abstract", in: UnixAddr("@" + strings.Repeat("p", unixPathMax)), reason: "longer than", is: syscall.ENAMETOOLONG},
+		{name: "too long abstract", in: UnixAddr("@" + strings.Repeat("p", unixAbstractMax+1)), reason: "abstract socket name is", is: syscall.ENAMETOOLONG},
+		{name: "NUL in path", in: UnixAddr("/a\x00b"), reason: "only an abstract name may"},
 		{name: "empty abstract", in: UnixAddr("@"), reason: "empty abstract"},
 	}
 	if !abstractUnixNames {

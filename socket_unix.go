@@ -69,11 +69,11 @@ func (s *sockfd) LocalAddr() (SockAddr, error) {
 	if s.fd < 0 {
 		return SockAddr{}, ErrClosed
 	}
-	sa, err := unix.Getsockname(s.fd)
+	a, err := sysGetsockname(s.fd)
 	if err != nil {
 		return SockAddr{}, wrapSyscall("getsockname", err)
 	}
-	return sockAddrFromUnix(sa), nil
+	return a, nil
 }
 
 func (s *sockfd) setBool(level, opt int, on bool) error {
@@ -147,7 +147,7 @@ func (s *sockfd) bind(addr SockAddr) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Bind(s.fd, sa); err != nil {
+	if err := sysBind(s.fd, sa); err != nil {
 		return fmt.Errorf("mio: bind %s: %w", addr, wrapSyscall("bind", err))
 	}
 	return nil
@@ -246,11 +246,11 @@ func (s *stream) PeerAddr() (SockAddr, error) {
 	if s.fd < 0 {
 		return SockAddr{}, ErrClosed
 	}
-	sa, err := unix.Getpeername(s.fd)
+	a, err := sysGetpeername(s.fd)
 	if err != nil {
 		return SockAddr{}, wrapSyscall("getpeername", err)
 	}
-	return sockAddrFromUnix(sa), nil
+	return a, nil
 }
 
 // Shutdown closes one or both directions; see ShutdownHow. After ShutRead
@@ -312,7 +312,7 @@ func (s *stream) startConnect(addr SockAddr) (connectState, error) {
 		return 0, err
 	}
 	for {
-		switch err := unix.Connect(s.fd, sa); err {
+		switch err := sysConnect(s.fd, sa); err {
 		case nil:
 			return connectDone, nil
 		case unix.EINPROGRESS:

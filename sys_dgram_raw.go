@@ -1,24 +1,22 @@
-//go:build (linux && !386 && !s390x) || dragonfly || freebsd || netbsd
+//go:build linux || dragonfly || freebsd || netbsd
 
 package mio
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"net/netip"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // On these systems the datagram path calls recvmsg(2) and sendto(2)
-// directly, with the kernel's address in a RawSockaddrAny on the stack:
+// itself, with the kernel's address in a RawSockaddrAny on the stack:
 // x/sys's Recvfrom and Sendto trade in the unix.Sockaddr interface, which
-// costs an allocation per datagram. (linux/386 and linux/s390x are left to
-// sys_dgram_xsys.go: their direct socket system calls need Linux 4.3, and
-// x/sys reaches them through socketcall instead.)
+// costs an allocation per datagram, and its Unix addresses cut an abstract
+// name at the first NUL. (sockRecvmsg and sockSendto are direct system calls
+// except on linux/386 and linux/s390x, which reach them through socketcall,
+// as x/sys does: their direct socket system calls need Linux 4.3.)
 
 // dgramSys is the per-socket state of the direct path: the last Unix path a
 // datagram came from, so that a peer sending many datagrams costs one
@@ -44,14 +42,14 @@ func (d *dgramSock) sysRecv(p []byte, wantFrom bool) (n int, from SockAddr, trun
 		msg.Name = (*byte)(unsafe.Pointer(&rsa))
 		msg.Namelen = unix.SizeofSockaddrAny
 	}
-	r, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(d.fd), uintptr(unsafe.Pointer(&msg)), 0)
-	if e != 0 {
-		return 0, SockAddr{}, false, e
+	r, err := sockRecvmsg(d.fd, &msg)
+	if err != nil {
+		return 0, SockAddr{}, false, err
 	}
 	if wantFrom {
 		from = d.fromRaw(&rsa, msg.Namelen)
 	}
-	return int(r), from, msg.Flags&unix.MSG_TRUNC != 0, nil
+	return r, from, msg.Flags&unix.MSG_TRUNC != 0, nil
 }
 
 // sysSend sends one datagram with sendto, to the connected peer when hasTo
@@ -71,29 +69,11 @@ func (d *dgramSock) sysSend(p []byte, to SockAddr, hasTo bool) (int, error) {
 	if len(p) > 0 {
 		base = unsafe.Pointer(&p[0])
 	}
-	r, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(d.fd), uintptr(base), uintptr(len(p)),
-		dgramSendFlags, uintptr(sa), salen)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
+	return sockSendto(d.fd, base, len(p), dgramSendFlags, sa, salen)
 }
 
-// dgramPort reads a port as the kernel stores it, in network byte order.
-func dgramPort(p *uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
-
-func dgramPutPort(p *uint16, port uint16) {
-	b := (*[2]byte)(unsafe.Pointer(p))
-	b[0], b[1] = byte(port>>8), byte(port)
-}
-
-// fromRaw converts the source address recvmsg wrote, salen bytes of it,
-// with the same conventions as sockAddrFromUnix (an IPv6 zone as a decimal
-// index, the unnamed Unix address for an unbound sender), so that a reply's
-// source compares equal to the LocalAddr of the socket that sent it.
+// fromRaw converts the source address recvmsg wrote, salen bytes of it;
+// see sockAddrFromRaw.
 func (d *dgramSock) fromRaw(rsa *unix.RawSockaddrAny, salen uint32) SockAddr {
 	if salen == 0 {
 		// Linux reports no address at all for an unbound Unix sender.
@@ -102,53 +82,7 @@ func (d *dgramSock) fromRaw(rsa *unix.RawSockaddrAny, salen uint32) SockAddr {
 		}
 		return SockAddr{}
 	}
-	switch int(rsa.Addr.Family) {
-	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		return InetAddr(netip.AddrFrom4(sa.Addr), dgramPort(&sa.Port))
-	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		ip := netip.AddrFrom16(sa.Addr)
-		if sa.Scope_id != 0 {
-			ip = ip.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
-		}
-		return InetAddr(ip, dgramPort(&sa.Port))
-	case unix.AF_UNIX:
-		return d.unixFromRaw((*unix.RawSockaddrUnix)(unsafe.Pointer(rsa)), salen)
-	}
-	return SockAddr{}
-}
-
-// unixFromRaw converts a Unix source address. The name ends at the first
-// NUL, as x/sys reads it for getsockname, so the two agree; a Linux abstract
-// name (leading NUL) becomes "@name", and elsewhere a file named "@..."
-// becomes "./@...", as in sockAddrFromUnix. The string is the cached
-// lastPath whenever the name is the same as last time.
-func (d *dgramSock) unixFromRaw(sa *unix.RawSockaddrUnix, salen uint32) SockAddr {
-	off := uint32(unsafe.Offsetof(sa.Path))
-	if salen <= off {
-		return UnixAddr("")
-	}
-	name := unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), min(int(salen-off), len(sa.Path)))
-	prefix := ""
-	if name[0] == 0 && abstractUnixNames {
-		prefix, name = "@", name[1:]
-	}
-	if i := bytes.IndexByte(name, 0); i >= 0 {
-		name = name[:i]
-	}
-	if len(name) == 0 {
-		return UnixAddr("")
-	}
-	if prefix == "" && name[0] == '@' && !abstractUnixNames {
-		prefix = "./"
-	}
-	c := d.lastPath
-	if len(c) != len(prefix)+len(name) || c[:len(prefix)] != prefix || c[len(prefix):] != string(name) {
-		c = prefix + string(name)
-		d.lastPath = c
-	}
-	return UnixAddr(c)
+	return sockAddrFromRaw(rsa, salen, &d.lastPath)
 }
 
 // dgramToRaw writes addr into rsa as the kernel wants it and returns its
@@ -185,23 +119,11 @@ func dgramToRaw(rsa *unix.RawSockaddrAny, addr SockAddr) (uintptr, error) {
 		if err := checkUnixPath(path); err != nil {
 			return 0, fmt.Errorf("mio: socket address %q: %w", addr.String(), err)
 		}
-		sa := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		dst := unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), len(sa.Path))
-		n := unsafe.Offsetof(sa.Path) + uintptr(len(path))
-		if path[0] == '@' {
-			if !abstractUnixNames {
-				return 0, fmt.Errorf("mio: socket address %q: abstract Unix socket names exist only on Linux (use \"./@...\" for a file): %w",
-					addr.String(), errors.ErrUnsupported)
-			}
-			// The leading NUL marks the name as abstract; its length
-			// counts every byte and no terminator.
-			copy(dst[1:], path[1:])
-		} else {
-			copy(dst, path)
-			n++ // the terminating NUL, already zero
+		if path[0] == '@' && !abstractUnixNames {
+			return 0, fmt.Errorf("mio: socket address %q: abstract Unix socket names exist only on Linux (use \"./@...\" for a file): %w",
+				addr.String(), errors.ErrUnsupported)
 		}
-		dgramSetHeader(rsa, unix.AF_UNIX, n)
-		return n, nil
+		return unixToRaw((*unix.RawSockaddrUnix)(unsafe.Pointer(rsa)), path), nil
 	}
 	return 0, errors.New("mio: invalid SockAddr")
 }

@@ -1,4 +1,4 @@
-//go:build darwin || openbsd || (linux && (386 || s390x))
+//go:build darwin || openbsd
 
 package mio
 
@@ -7,10 +7,10 @@ import "golang.org/x/sys/unix"
 // On these systems the datagram path goes through x/sys's Recvmsg and
 // SendmsgN. macOS and OpenBSD allow system calls only through libc, which
 // x/sys wraps for us (OpenBSD no longer has a syscall(2) entry point to
-// reach them directly); linux/386 and linux/s390x multiplex socket calls
-// through socketcall. x/sys returns the source address as a heap object, so
-// RecvFrom allocates here; SendTo reuses the converted address while the
-// destination stays the same.
+// reach them directly). x/sys returns the source address as a heap object,
+// so RecvFrom allocates here; SendTo reuses the converted address while the
+// destination stays the same. Neither system has abstract names, so x/sys's
+// reading of a Unix name up to its first NUL loses nothing.
 
 // dgramSys caches the last destination, converted, so that replying to the
 // same peer again and again costs no conversion and no allocation.

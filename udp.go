@@ -84,7 +84,7 @@ func (d *dgramSock) connectTo(addr SockAddr) error {
 		return err
 	}
 	for {
-		err := unix.Connect(d.fd, sa)
+		err := sysConnect(d.fd, sa)
 		if err == unix.EINTR {
 			continue
 		}
@@ -162,11 +162,11 @@ func (d *dgramSock) PeerAddr() (SockAddr, error) {
 	if d.fd < 0 {
 		return SockAddr{}, ErrClosed
 	}
-	sa, err := unix.Getpeername(d.fd)
+	a, err := sysGetpeername(d.fd)
 	if err != nil {
 		return SockAddr{}, wrapSyscall("getpeername", err)
 	}
-	return sockAddrFromUnix(sa), nil
+	return a, nil
 }
 
 // UDPSocket is a non-blocking, close-on-exec UDP socket. Register it with an

@@ -19,9 +19,8 @@ type UnixSocket struct {
 // ready for EventLoop.Listen, that accepts connections.
 type UnixAcceptor struct {
 	sockfd
-	// path is the file Bind created, removed again by Close, as Go's net
-	// does for the listeners it creates. Empty for abstract names.
-	path string
+	// file is the socket file Bind created, for Close to remove.
+	file unixFile
 }
 
 // NewUnixSocket opens a Unix stream socket.
@@ -36,7 +35,8 @@ func NewUnixSocket() (*UnixSocket, error) {
 // Bind binds the socket to addr and turns it into an acceptor: s is closed
 // afterwards and its fd belongs to the returned UnixAcceptor. A path too
 // long for the kernel is an error, never truncated; an existing file at the
-// path gives EADDRINUSE.
+// path gives EADDRINUSE. Bind notes which file it created (its device and
+// inode), so that Close removes that file and no other.
 func (s *UnixSocket) Bind(addr SockAddr) (*UnixAcceptor, error) {
 	if !addr.IsUnix() {
 		return nil, fmt.Errorf("mio: bind Unix socket to %s: not a Unix address: %w", addr, unix.EAFNOSUPPORT)
@@ -45,11 +45,7 @@ func (s *UnixSocket) Bind(addr SockAddr) (*UnixAcceptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	acc := &UnixAcceptor{sockfd: sockfd{h}}
-	if !addr.IsAbstract() {
-		acc.path = addr.Path()
-	}
-	return acc, nil
+	return &UnixAcceptor{sockfd: sockfd{h}, file: boundFile(addr)}, nil
 }
 
 // Accept takes one pending connection. It returns ErrWouldBlock when none
@@ -78,12 +74,12 @@ func (a *UnixAcceptor) Accept() (*UnixSocket, error) {
 }
 
 // Close deregisters and closes the acceptor and removes the socket file
-// that Bind created.
+// that Bind created, if the path still names that file. A file that is gone,
+// or that replaced it (a restarted server's socket), is left alone. A
+// second Close returns ErrClosed and removes nothing.
 func (a *UnixAcceptor) Close() error {
-	err := a.close()
-	if err == nil && a.path != "" {
-		unix.Unlink(a.path)
-		a.path = ""
+	if a.fd >= 0 {
+		a.file.remove() // while the open socket keeps the inode from reuse
 	}
-	return err
+	return a.close()
 }

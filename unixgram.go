@@ -17,9 +17,9 @@ import "golang.org/x/sys/unix"
 // UDPSocket).
 type UnixDatagram struct {
 	dgramSock
-	// path is the file Bind created, removed again by Close, as
-	// UnixAcceptor does. Empty for abstract names and unbound sockets.
-	path string
+	// file is the socket file Bind created, for Close to remove, as
+	// UnixAcceptor does.
+	file unixFile
 }
 
 // NewUnixDatagram opens an unbound Unix datagram socket. It can send with
@@ -50,14 +50,12 @@ func UnixDatagramPair() (*UnixDatagram, *UnixDatagram, error) {
 // "@name"; on Linux UnixAddr("") asks for an automatic abstract name, which
 // LocalAddr then reports. A path too long for the kernel is an error, never
 // truncated; an existing file at the path gives EADDRINUSE. Close removes
-// the file that Bind created.
+// the file that Bind created, and no other (see UnixAcceptor.Bind).
 func (u *UnixDatagram) Bind(addr SockAddr) error {
 	if err := u.bindTo(addr); err != nil {
 		return err
 	}
-	if !addr.IsAbstract() {
-		u.path = addr.Path()
-	}
+	u.file = boundFile(addr)
 	return nil
 }
 
@@ -78,8 +76,10 @@ func (u *UnixDatagram) SendTo(p []byte, addr SockAddr) (int, error) {
 
 // RecvFrom receives one datagram into p and returns its length and the
 // sender's address: UnixAddr("") (IsUnix, empty Path) when the sender is
-// unbound and cannot be answered. It returns ErrWouldBlock when none is
-// waiting, and ErrTruncated, with p full, for a datagram longer than p.
+// unbound and cannot be answered. A sender's abstract name is reported
+// whole, with any NUL bytes in it, so a reply reaches that sender. It
+// returns ErrWouldBlock when none is waiting, and ErrTruncated, with p
+// full, for a datagram longer than p.
 func (u *UnixDatagram) RecvFrom(p []byte) (int, SockAddr, error) { return u.recvFrom(p, true) }
 
 // Send sends p as one datagram to the connected peer, like SendTo.
@@ -92,12 +92,10 @@ func (u *UnixDatagram) Recv(p []byte) (int, error) {
 }
 
 // Close deregisters and closes the socket and removes the socket file that
-// Bind created.
+// Bind created, if the path still names that file; see UnixAcceptor.Close.
 func (u *UnixDatagram) Close() error {
-	err := u.close()
-	if err == nil && u.path != "" {
-		unix.Unlink(u.path)
-		u.path = ""
+	if u.fd >= 0 {
+		u.file.remove() // while the open socket keeps the inode from reuse
 	}
-	return err
+	return u.close()
 }
