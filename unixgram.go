@@ -7,8 +7,17 @@ import "golang.org/x/sys/unix"
 // UnixDatagram is a non-blocking, close-on-exec Unix datagram socket: bound
 // to a path or a Linux abstract name, or unbound, connected to a peer or
 // not. It keeps datagram boundaries and, unlike UDP on a network, never
-// drops a datagram: when the receiver's queue is full, sending gives
-// ErrWouldBlock and Writable says when there is room again.
+// loses a datagram it accepted. What a full receiver does to a sender
+// depends on the kernel:
+//
+//   - Linux queues the sender: sending gives ErrWouldBlock, and for the
+//     connected peer Writable says when there is room again.
+//   - macOS and the BSDs refuse the datagram: sending fails with ENOBUFS
+//     (errors.Is(err, syscall.ENOBUFS)) and nothing is queued. The sender's
+//     own socket keeps no datagrams, so it stays writable and Writable
+//     never tracks the receiver's room: waiting for Writable there would
+//     spin. Retry on a timeout instead (EventLoop.Timeout, with a back-off),
+//     or drop the datagram.
 //
 // A receiver learns a sender's address only if the sender is bound, so a
 // client that wants replies binds first. On Linux, FreeBSD, NetBSD and
@@ -65,11 +74,13 @@ func (u *UnixDatagram) Bind(addr SockAddr) error {
 func (u *UnixDatagram) Connect(addr SockAddr) error { return u.connectTo(addr) }
 
 // SendTo sends p as one datagram to addr. The datagram goes whole or not at
-// all: on success n == len(p); a full receiver gives (0, ErrWouldBlock).
-// Writable then says when to try again if the receiver is the connected
-// peer; for another receiver Linux may report Writable while it is still
-// full, so a sender must be ready to meet ErrWouldBlock again (or retry on
-// a timeout). A datagram larger than the send buffer gives EMSGSIZE.
+// all: on success n == len(p). A full receiver gives (0, ErrWouldBlock) on
+// Linux, where Writable then says when to try again if the receiver is the
+// connected peer; for another receiver Linux may report Writable while it
+// is still full, so a sender must be ready to meet ErrWouldBlock again (or
+// retry on a timeout). On macOS and the BSDs a full receiver gives ENOBUFS
+// and Writable does not follow it: retry on a timeout (see UnixDatagram).
+// A datagram larger than the send buffer gives EMSGSIZE.
 func (u *UnixDatagram) SendTo(p []byte, addr SockAddr) (int, error) {
 	return u.sendTo(p, addr, true)
 }
