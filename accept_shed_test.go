@@ -249,7 +249,7 @@ func relShedChild(t *testing.T, mode string) {
 				windowReads++
 			}
 			for {
-				s, err := acc.Accept()
+				s, err := acc.AcceptTCP()
 				if err == ErrWouldBlock {
 					return
 				}

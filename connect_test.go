@@ -267,7 +267,7 @@ func TestConnectUnixFullQueueRetries(t *testing.T) {
 	}()
 	w.onTimer = func(l *EventLoop[int], _ Token) {
 		for {
-			c, err := acc.Accept()
+			c, err := acc.AcceptUnix()
 			if err != nil {
 				break
 			}
@@ -360,7 +360,7 @@ type acceptCounter struct {
 func (a *acceptCounter) Readable(l *EventLoop[int], _ Token, hint ReadHint) {
 	a.hints |= hint
 	for {
-		c, err := a.acc.Accept()
+		c, err := a.acc.AcceptTCP()
 		if err != nil {
 			break
 		}

@@ -28,6 +28,11 @@ var ErrRegistered = errors.New("mio: fd is already registered")
 // this loop does not have registered.
 var ErrNotRegistered = errors.New("mio: fd is not registered")
 
+// ErrRunning is returned by Run and RunOnce when a Run or RunOnce of the
+// same loop is already in progress, also when called from one of its own
+// callbacks.
+var ErrRunning = errors.New("mio: event loop is already running")
+
 // ErrTruncated is returned by RecvFrom and Recv of the datagram sockets
 // when a datagram was longer than the buffer: the buffer is full (n ==
 // len(p)) and the rest of the datagram is gone, as the kernel discards it.

@@ -129,9 +129,6 @@ func NewEventLoop[M any](cfg Config) (*EventLoop[M], error) {
 	return l, nil
 }
 
-// errRunning is returned by Run and RunOnce when the loop is already running.
-var errRunning = errors.New("mio: event loop is already running")
-
 // Run calls RunOnce with no timeout until Shutdown is called, then returns
 // nil. A Shutdown made while no Run was in progress makes the next Run return
 // at once. An error from the poller ends Run and is returned.
@@ -170,7 +167,7 @@ func (l *EventLoop[M]) enter() error {
 	case l.closed || l.closeAtExit:
 		return ErrClosed
 	case l.running.Load():
-		return errRunning
+		return ErrRunning
 	}
 	l.running.Store(true)
 	return nil

@@ -563,8 +563,8 @@ func TestRunTwiceAtOnceFails(t *testing.T) {
 	var inner error
 	r.onWritable = func(l *EventLoop[int], _ Token) { inner = l.RunOnce(r, 0) }
 	runOnce(t, l, r, pending)
-	if !errors.Is(inner, errRunning) {
-		t.Fatalf("RunOnce inside a callback: %v, want errRunning", inner)
+	if !errors.Is(inner, ErrRunning) {
+		t.Fatalf("RunOnce inside a callback: %v, want ErrRunning", inner)
 	}
 }
 

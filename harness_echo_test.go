@@ -91,7 +91,7 @@ func (s *hzEchoSrv) ready(l *EventLoop[int], tok Token) {
 
 func (s *hzEchoSrv) accept(l *EventLoop[int]) {
 	for {
-		sock, err := s.acc.Accept()
+		sock, err := s.acc.AcceptTCP()
 		if errors.Is(err, ErrWouldBlock) {
 			return
 		}

@@ -392,7 +392,7 @@ func TestRelConnectUnspecifiedAddress(t *testing.T) {
 				if tok != 0 || accepted != nil {
 					return
 				}
-				c, err := acc.Accept()
+				c, err := acc.AcceptTCP()
 				if err == nil {
 					accepted = c
 					t.Cleanup(func() { c.Close() })

@@ -28,6 +28,9 @@ type Socket interface {
 // TCPAcceptor or UnixAcceptor.
 type Acceptor interface {
 	Evented
+	// Accept takes one pending connection, or returns ErrWouldBlock when
+	// none is pending; see TCPAcceptor.AcceptTCP for the rules.
+	Accept() (Socket, error)
 	// LocalAddr returns the address the acceptor is bound to.
 	LocalAddr() (SockAddr, error)
 	// Close deregisters the acceptor from its loop and closes it.

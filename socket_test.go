@@ -197,7 +197,7 @@ func tcpPair(t testing.TB, ip netip.Addr, bufSize int) (client, server *TCPSocke
 		}
 	}
 	connectNow(t, client, addr)
-	server = acceptOne(t, acc.Fd(), acc.Accept)
+	server = acceptOne(t, acc.Fd(), acc.AcceptTCP)
 	if err := acc.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func unixPair(t testing.TB, bufSize int) (client, server *UnixSocket) {
 		}
 	}
 	connectNow(t, client, addr)
-	server = acceptOne(t, acc.Fd(), acc.Accept)
+	server = acceptOne(t, acc.Fd(), acc.AcceptUnix)
 	if err := acc.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func (s *TCPSocket) Bind(addr SockAddr) (*TCPAcceptor, error) {
 	return &TCPAcceptor{sockfd{h}}, nil
 }
 
-// Accept takes one pending connection. It returns ErrWouldBlock when none
+// AcceptTCP takes one pending connection. It returns ErrWouldBlock when none
 // is pending: with the default edge-triggered Listen, call it until then.
 // A connection reset while it was queued (ECONNABORTED) is skipped.
 //
@@ -74,10 +74,21 @@ func (s *TCPSocket) Bind(addr SockAddr) (*TCPAcceptor, error) {
 // drops the connection whose accept failed, so the listener does not stay
 // readable for it, and Accept returns the error without shedding the
 // others, which can still be served.
-func (a *TCPAcceptor) Accept() (*TCPSocket, error) {
+func (a *TCPAcceptor) AcceptTCP() (*TCPSocket, error) {
 	fd, err := a.accept()
 	if err != nil {
 		return nil, err
 	}
 	return &TCPSocket{stream{sockfd: sockfd{fdHandle{fd: fd}}}}, nil
+}
+
+// Accept is AcceptTCP returning a Socket, so that code written against the
+// Acceptor interface serves TCP and Unix sockets alike (as net.Listener's
+// Accept does for net.TCPListener's AcceptTCP).
+func (a *TCPAcceptor) Accept() (Socket, error) {
+	s, err := a.AcceptTCP()
+	if err != nil {
+		return nil, err // not a nil *TCPSocket in a non-nil Socket
+	}
+	return s, nil
 }

@@ -48,7 +48,7 @@ func (s *UnixSocket) Bind(addr SockAddr) (*UnixAcceptor, error) {
 	return &UnixAcceptor{sockfd: sockfd{h}, file: boundFile(addr)}, nil
 }
 
-// Accept takes one pending connection. It returns ErrWouldBlock when none
+// AcceptUnix takes one pending connection. It returns ErrWouldBlock when none
 // is pending.
 // A connection reset while it was queued (ECONNABORTED) is skipped.
 //
@@ -65,7 +65,7 @@ func (s *UnixSocket) Bind(addr SockAddr) (*UnixAcceptor, error) {
 // drops the connection whose accept failed, so the listener does not stay
 // readable for it, and Accept returns the error without shedding the
 // others, which can still be served.
-func (a *UnixAcceptor) Accept() (*UnixSocket, error) {
+func (a *UnixAcceptor) AcceptUnix() (*UnixSocket, error) {
 	fd, err := a.accept()
 	if err != nil {
 		return nil, err
@@ -82,4 +82,15 @@ func (a *UnixAcceptor) Close() error {
 		a.file.remove() // while the open socket keeps the inode from reuse
 	}
 	return a.close()
+}
+
+// Accept is AcceptUnix returning a Socket, so that code written against the
+// Acceptor interface serves TCP and Unix sockets alike (as net.Listener's
+// Accept does for net.TCPListener's AcceptTCP).
+func (a *UnixAcceptor) Accept() (Socket, error) {
+	s, err := a.AcceptUnix()
+	if err != nil {
+		return nil, err // not a nil *UnixSocket in a non-nil Socket
+	}
+	return s, nil
 }

@@ -58,34 +58,19 @@ func newWorker(id int, acc mio.Acceptor, bufSize int, lg *log.Logger) (*worker, 
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	return &worker{
-		id: id, loop: loop, acc: acc, accept: acceptFunc(acc),
+		id: id, loop: loop, acc: acc, accept: func() (mio.Socket, error) { return acceptNoDelay(acc) },
 		bufSize: bufSize, log: lg, conns: make(map[mio.Token]*conn),
 	}, nil
 }
 
-// acceptFunc returns acc's Accept with the concrete connection type hidden
-// behind mio.Socket.
-func acceptFunc(acc mio.Acceptor) func() (mio.Socket, error) {
-	switch a := acc.(type) {
-	case *mio.TCPAcceptor:
-		return func() (mio.Socket, error) {
-			c, err := a.Accept()
-			if err != nil {
-				return nil, err
-			}
-			c.SetNoDelay(true) // echo small messages back at once
-			return c, nil
-		}
-	case *mio.UnixAcceptor:
-		return func() (mio.Socket, error) {
-			c, err := a.Accept()
-			if err != nil {
-				return nil, err
-			}
-			return c, nil
-		}
+// acceptNoDelay accepts one connection and turns Nagle's algorithm off on
+// a TCP one, so that small messages are echoed at once.
+func acceptNoDelay(acc mio.Acceptor) (mio.Socket, error) {
+	c, err := acc.Accept()
+	if t, ok := c.(*mio.TCPSocket); ok {
+		t.SetNoDelay(true)
 	}
-	panic(fmt.Sprintf("echo: unknown acceptor type %T", acc))
+	return c, err
 }
 
 // Readable serves the acceptor or a connection.

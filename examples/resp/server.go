@@ -161,7 +161,7 @@ func bindAcceptor(addr mio.SockAddr) (mio.Acceptor, func() (mio.Socket, error), 
 			sock.Close()
 			return nil, nil, err
 		}
-		return acc, acceptAs(acc.Accept, nil), nil
+		return acc, acc.Accept, nil
 	}
 	newSocket := mio.NewTCPSocketV4
 	if ap, _ := addr.AddrPort(); !ap.Addr().Is4() {
@@ -177,23 +177,17 @@ func bindAcceptor(addr mio.SockAddr) (mio.Acceptor, func() (mio.Socket, error), 
 		return nil, nil, err
 	}
 	// Replies go out at once.
-	return acc, acceptAs(acc.Accept, func(c *mio.TCPSocket) { c.SetNoDelay(true) }), nil
+	return acc, func() (mio.Socket, error) { return acceptNoDelay(acc) }, nil
 }
 
-// acceptAs turns a typed Accept into one that returns a mio.Socket (nil,
-// not a nil pointer, on error), setting up each connection with setup
-// when it is not nil.
-func acceptAs[C mio.Socket](accept func() (C, error), setup func(C)) func() (mio.Socket, error) {
-	return func() (mio.Socket, error) {
-		c, err := accept()
-		if err != nil {
-			return nil, err
-		}
-		if setup != nil {
-			setup(c)
-		}
-		return c, nil
+// acceptNoDelay accepts one TCP connection with Nagle's algorithm off.
+func acceptNoDelay(acc *mio.TCPAcceptor) (mio.Socket, error) {
+	c, err := acc.AcceptTCP()
+	if err != nil {
+		return nil, err
 	}
+	c.SetNoDelay(true)
+	return c, nil
 }
 
 // run serves until stop, then closes every connection, the acceptor and

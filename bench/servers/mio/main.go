@@ -88,7 +88,7 @@ func (l *loop) Writable(ev *mio.EventLoop[struct{}], tok mio.Token) {
 // acceptAll drains the edge-triggered acceptor.
 func (l *loop) acceptAll() {
 	for {
-		sock, err := l.acc.Accept()
+		sock, err := l.acc.AcceptTCP()
 		if err != nil {
 			if !errors.Is(err, mio.ErrWouldBlock) {
 				log.Printf("accept: %v", err)
