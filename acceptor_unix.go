@@ -27,7 +27,7 @@ func (a *TCPAcceptor) Dup() (*TCPAcceptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TCPAcceptor{s}, nil
+	return &TCPAcceptor{sockfd: s, backlog: a.backlog}, nil
 }
 
 // Dup returns a second acceptor for the same listening socket, as
@@ -38,5 +38,24 @@ func (a *UnixAcceptor) Dup() (*UnixAcceptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &UnixAcceptor{sockfd: s}, nil
+	return &UnixAcceptor{sockfd: s, backlog: a.backlog}, nil
+}
+
+// listen starts listening; a backlog of 0 takes the one ListenConfig gave.
+func (a *TCPAcceptor) listen(backlog int) error {
+	return a.sockfd.listen(orBacklog(backlog, a.backlog))
+}
+
+// listen starts listening; a backlog of 0 takes the one ListenConfig gave.
+func (a *UnixAcceptor) listen(backlog int) error {
+	return a.sockfd.listen(orBacklog(backlog, a.backlog))
+}
+
+// orBacklog is EventLoop.Listen's backlog, or the acceptor's own when that
+// is 0 (and the system's maximum when both are).
+func orBacklog(backlog, own int) int {
+	if backlog == 0 {
+		return own
+	}
+	return backlog
 }

@@ -44,11 +44,15 @@ func (l *EventLoop[M]) ConnectWith(sock Socket, addr SockAddr, token Token, in I
 	return nil
 }
 
-// Listen makes acc listen with the given backlog (a backlog <= 0 means the
-// system's maximum) and registers it with token, edge-triggered for
+// Listen makes acc listen with the given backlog and registers it with
+// token, edge-triggered for
 // Readable as early mio did: the handler's Readable with DataHint comes for
 // pending connections, including any queued before the registration, and
 // must Accept until ErrWouldBlock.
+//
+// A backlog of 0 takes the acceptor's own: the ListenConfig.Backlog it was
+// bound with, else the system's maximum; a negative backlog asks for the
+// system's maximum.
 func (l *EventLoop[M]) Listen(acc Acceptor, backlog int, token Token) error {
 	return l.ListenWith(acc, backlog, token, Edge)
 }

@@ -19,6 +19,7 @@ type TCPSocket struct {
 // EventLoop.Listen, that accepts connections.
 type TCPAcceptor struct {
 	sockfd
+	backlog int // ListenConfig.Backlog, for EventLoop.Listen's backlog 0
 }
 
 // NewTCPSocketV4 opens an IPv4 TCP socket.
@@ -54,7 +55,7 @@ func (s *TCPSocket) Bind(addr SockAddr) (*TCPAcceptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TCPAcceptor{sockfd{h}}, nil
+	return &TCPAcceptor{sockfd: sockfd{h}}, nil
 }
 
 // AcceptTCP takes one pending connection. It returns ErrWouldBlock when none

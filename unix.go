@@ -20,7 +20,8 @@ type UnixSocket struct {
 type UnixAcceptor struct {
 	sockfd
 	// file is the socket file Bind created, for Close to remove.
-	file unixFile
+	file    unixFile
+	backlog int // ListenConfig.Backlog, for EventLoop.Listen's backlog 0
 }
 
 // NewUnixSocket opens a Unix stream socket.
