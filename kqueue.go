@@ -70,6 +70,7 @@ type kfdState uint8
 const (
 	kfdFifo  kfdState = 1 << iota // fstat said S_IFIFO when it was registered
 	kfdWatch                      // its read filter is the pipe watch (kqueueWatches)
+	kfdLevel                      // registered Level: neither Edge nor Oneshot
 )
 
 // kqueueENOTCAPABLE is FreeBSD's ENOTCAPABLE (sys/errno.h), named here so
@@ -145,9 +146,9 @@ func kqueueWatches(fifo bool, in Interest) bool {
 // always EV_CLEAR, so that a watch that reports data rather than the close
 // (a pipe written in both directions, or a read end registered Writable)
 // fires once per write and is dropped by kqueueReadiness, rather than
-// level-triggered on every poll, which would spin the loop. The close is so
-// reported once per Register or Reregister, also under Level; epoll repeats
-// EPOLLERR.
+// level-triggered on every poll, which would spin the loop. Under Level the
+// poller repeats the close itself on every wait, as epoll repeats EPOLLERR
+// (kqueuePending.noteGone).
 func kqueueWatchFlags(add kflags) kflags {
 	return add | kfClear
 }
@@ -158,8 +159,11 @@ func kqueueHas(in Interest, fifo bool, f kfilter) bool {
 }
 
 // kqueueFdState is what the poller remembers of a registration.
-func kqueueFdState(fifo bool, in Interest) kfdState {
+func kqueueFdState(fifo bool, in Interest, opt PollOpt) kfdState {
 	var st kfdState
+	if opt&(Edge|Oneshot) == 0 {
+		st |= kfdLevel
+	}
 	if fifo {
 		st |= kfdFifo
 	}
@@ -235,22 +239,36 @@ func kqueueReaderGoneOnAdd(c kchange, errno syscall.Errno, fifo bool) bool {
 		(errno == syscall.EPIPE || errno == syscall.EBADF)
 }
 
-// kqueuePending holds the fds whose registration found a pipe's reader
-// gone, until the next wait delivers their event (kqueueReaderGone), so
-// that such a registration reports, as on Linux, rather than stays silent.
-// The fds are few (a registration appends one, a delivery or a removal
-// takes it), and the slice keeps its memory, so a wait allocates nothing.
+// kqueuePending holds the fds whose pipe reader is gone and whose event the
+// kernel will not give (again), until a wait delivers it (kqueueReaderGone),
+// so that such a registration reports as it does on Linux: once, for an
+// edge-triggered or Oneshot registration, and on every wait, for a Level
+// one, as epoll repeats EPOLLERR every poll. A registration that found the
+// reader gone when it was added, and a Level one whose watch saw the
+// reader's close, are queued. The fds are few, and the slice keeps its
+// memory, so a wait allocates nothing.
 type kqueuePending struct {
-	fds []int32
+	fds []kqueueGone
+}
+
+// kqueueGone is one queued fd; repeat keeps it queued after delivery.
+type kqueueGone struct {
+	fd     int32
+	repeat bool
 }
 
 func (q *kqueuePending) len() int { return len(q.fds) }
 
-// add queues fd once, however often it was re-registered before a wait.
-func (q *kqueuePending) add(fd int) {
-	if !slices.Contains(q.fds, int32(fd)) {
-		q.fds = append(q.fds, int32(fd))
+// add queues fd once, however often it was re-registered before a wait;
+// repeat is the latest registration's.
+func (q *kqueuePending) add(fd int, repeat bool) {
+	for i := range q.fds {
+		if q.fds[i].fd == int32(fd) {
+			q.fds[i].repeat = repeat
+			return
+		}
 	}
+	q.fds = append(q.fds, kqueueGone{fd: int32(fd), repeat: repeat})
 }
 
 // drop forgets fd: it was registered again without finding the reader gone,
@@ -259,19 +277,48 @@ func (q *kqueuePending) drop(fd int) {
 	if len(q.fds) == 0 {
 		return // the common case, on every Reregister: nothing to search
 	}
-	q.fds = slices.DeleteFunc(q.fds, func(x int32) bool { return x == int32(fd) })
+	q.fds = slices.DeleteFunc(q.fds, func(g kqueueGone) bool { return g.fd == int32(fd) })
 }
 
-// take moves as many queued events as fit into evs and returns how many it
-// wrote; the rest wait for the next call. The loop stamps them with the
-// registration's generation, as it does every kqueue event.
+// take writes as many queued events as fit into evs and returns how many
+// it wrote. The ones written go to the back of the queue, so that more fds
+// than fit take turns, and those that do not repeat leave it. The loop
+// stamps the events with the registration's generation, as it does every
+// kqueue event.
 func (q *kqueuePending) take(evs []event) int {
 	n := min(len(evs), len(q.fds))
-	for i, fd := range q.fds[:n] {
-		evs[i] = event{fd: fd, ready: kqueueReaderGone}
+	for i, g := range q.fds[:n] {
+		evs[i] = event{fd: g.fd, ready: kqueueReaderGone}
 	}
-	q.fds = q.fds[:copy(q.fds, q.fds[n:])]
+	// Rotate the written ones to the back, then drop those that do not
+	// repeat: in place, since a wait must not allocate.
+	slices.Reverse(q.fds[:n])
+	slices.Reverse(q.fds[n:])
+	slices.Reverse(q.fds)
+	tail := len(q.fds) - n
+	kept := tail
+	for _, g := range q.fds[tail:] {
+		if g.repeat {
+			q.fds[kept] = g
+			kept++
+		}
+	}
+	q.fds = q.fds[:kept]
 	return n
+}
+
+// kqueueGoneRepeats says whether a registration in state st hears of its
+// pipe reader's close on every wait (Level) rather than once.
+func kqueueGoneRepeats(st kfdState) bool { return st&kfdLevel != 0 }
+
+// noteGone queues fd to hear again of its reader's close on later waits
+// when the event just translated, r, said so and the registration is Level:
+// the watch that told it is edge-triggered, and on NetBSD and OpenBSD the
+// write knote is gone, so nothing in the kernel would say it again.
+func (q *kqueuePending) noteGone(fd int, r readiness, st kfdState) {
+	if r == kqueueReaderGone && st&kfdFifo != 0 && kqueueGoneRepeats(st) {
+		q.add(fd, true)
+	}
 }
 
 // kqueueReceipts reads the receipts of a change list into errs. The kernel

@@ -621,7 +621,7 @@ func TestKqueuePipeReaderCloseReachesWriterThroughWatch(t *testing.T) {
 		t.Fatal(e)
 	}
 	wantState(t, k, 7, map[kfilter]kflags{kfRead: kfClear, kfWrite: 0})
-	st := map[uint64]kfdState{7: kqueueFdState(true, Writable)}
+	st := map[uint64]kfdState{7: kqueueFdState(true, Writable, Level)}
 	var s mergeScratch
 	evs, _ := translateStates([]kqEvent{{ident: 7, filter: kfRead, flags: kfEOF}}, -1, st, &s)
 	if len(evs) != 1 || evs[0].ready != readyWrite|readyErr {
@@ -648,7 +648,7 @@ func TestKqueuePipeReaderCloseReachesWriterThroughWatch(t *testing.T) {
 	}
 	// A pipe's read end registered Readable keeps its read filter: the
 	// writer's close is data and hang-up.
-	rd := map[uint64]kfdState{8: kqueueFdState(true, Readable)}
+	rd := map[uint64]kfdState{8: kqueueFdState(true, Readable, Level)}
 	evs, _ = translateStates([]kqEvent{{ident: 8, filter: kfRead, flags: kfEOF, data: 3}}, -1, rd, &s)
 	if len(evs) != 1 || evs[0].ready.readHint() != DataHint|HupHint {
 		t.Fatalf("read end EOF translated to %+v", evs)
@@ -729,7 +729,7 @@ func TestKqueueReregisterPipeWhoseReaderClosedReports(t *testing.T) {
 		if errno != 0 || !gone {
 			t.Fatalf("change %v -> %v: %v gone %v, want success with the reader gone", old, in, errno, gone)
 		}
-		q.add(7)
+		q.add(7, kqueueGoneRepeats(kqueueFdState(true, in, Oneshot)))
 	}
 	change(0, Writable)
 	change(Writable, Writable) // before any wait: still one event
@@ -753,10 +753,10 @@ func TestKqueueReregisterPipeWhoseReaderClosedReports(t *testing.T) {
 
 func TestKqueuePending(t *testing.T) {
 	var q kqueuePending
-	q.add(5)
-	q.add(6)
-	q.add(5)
-	q.add(8)
+	q.add(5, false)
+	q.add(6, false)
+	q.add(5, false)
+	q.add(8, false)
 	q.drop(6)
 	evs := make([]event, 1)
 	if n := q.take(evs); n != 1 || evs[0].fd != 5 {
@@ -769,10 +769,54 @@ func TestKqueuePending(t *testing.T) {
 	if n := q.take(evs); n != 1 || evs[0].fd != 8 || q.len() != 0 {
 		t.Fatalf("rest: %d %+v", n, evs[:n])
 	}
-	q.add(3)
+	q.add(3, false)
 	q.take(evs)
-	if allocs := testing.AllocsPerRun(100, func() { q.add(3); q.drop(4); q.take(evs) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { q.add(3, false); q.drop(4); q.take(evs) }); allocs != 0 {
 		t.Fatalf("pending allocates %v per round", allocs)
+	}
+}
+
+// epoll repeats EPOLLERR on every poll for a Level registration of a pipe
+// whose reader closed; kqueue's watch is edge-triggered and, on NetBSD and
+// OpenBSD, the write knote is detached without firing, so the poller
+// repeats the event itself for Level, and only then: Edge and Oneshot hear
+// it once. Queued fds take turns when they do not all fit.
+func TestKqueuePipeReaderGoneRepeatsUnderLevel(t *testing.T) {
+	var q kqueuePending
+	for _, opt := range []PollOpt{Edge, Oneshot, Edge | Oneshot} {
+		q.noteGone(7, kqueueReaderGone, kqueueFdState(true, Writable, opt))
+		if q.len() != 0 {
+			t.Fatalf("opt %d: queued to repeat", opt)
+		}
+	}
+	q.noteGone(7, readyWrite, kqueueFdState(true, Writable, Level))
+	q.noteGone(9, kqueueReaderGone, kqueueFdState(false, Writable, Level))
+	if q.len() != 0 {
+		t.Fatal("queued for plain writability, or for a socket")
+	}
+	q.noteGone(7, kqueueReaderGone, kqueueFdState(true, Writable, Level))
+	q.add(8, true)
+	q.add(5, false)
+	evs := make([]event, 1)
+	var got []int32
+	for range 5 {
+		if n := q.take(evs); n != 1 || evs[0].ready != kqueueReaderGone {
+			t.Fatalf("take: %d %+v", n, evs[0])
+		}
+		got = append(got, evs[0].fd)
+	}
+	if want := []int32{7, 8, 5, 7, 8}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %v, want %v (5 once, 7 and 8 in turn)", got, want)
+	}
+	q.drop(7)
+	q.drop(8)
+	if q.len() != 0 {
+		t.Fatalf("%d left after dropping both", q.len())
+	}
+	q.add(7, true)
+	evs = make([]event, 4)
+	if allocs := testing.AllocsPerRun(100, func() { q.take(evs) }); allocs != 0 {
+		t.Fatalf("a repeating take allocates %v", allocs)
 	}
 }
 

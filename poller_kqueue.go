@@ -89,9 +89,10 @@ func (p *poller) change(fd int, old, in Interest, opt PollOpt, fifo bool) error 
 	}
 	errno, undo, gone := kqueueOutcome(old, &cs, &errs, fifo)
 	if errno == 0 {
-		p.setState(fd, kqueueFdState(fifo, in))
+		st := kqueueFdState(fifo, in, opt)
+		p.setState(fd, st)
 		if gone {
-			p.gone.add(fd)
+			p.gone.add(fd, kqueueGoneRepeats(st))
 		} else {
 			p.gone.drop(fd)
 		}
@@ -292,7 +293,9 @@ func (p *poller) translate(evs []event, got int) (n int, woken bool, err error) 
 	wakeIdent := p.wakeIdent()
 	for i := range got {
 		raw := &p.raw[i]
-		r, wake := kqueueReadiness(kqueueEventIn(raw), wakeIdent, p.state(int(raw.Ident)))
+		st := p.state(int(raw.Ident))
+		r, wake := kqueueReadiness(kqueueEventIn(raw), wakeIdent, st)
+		p.gone.noteGone(int(raw.Ident), r, st)
 		if wake {
 			woken = true
 			continue
