@@ -324,6 +324,7 @@ func (l *EventLoop[M]) ClearTimeout(t Timeout) bool { return l.timers.cancel(t) 
 // those set before now and due by now (see expireMarked).
 func (l *EventLoop[M]) markTimers() {
 	l.fireMark = l.timers.mark()
+	l.fireNow = math.MinInt64 // no timeout: nothing of this iteration's is due
 	if l.timers.len() > 0 {
 		l.fireNow = l.now()
 	}
