@@ -1,5 +1,5 @@
-// Command report turns the results of bench/run into bench/results/REPORT.md
-// and bench/results/chart.png: per workload, the median and the range over
+// Command report turns the results of bench/run into REPORT.md and
+// chart.png in bench/run's output directory: per workload, the median and the range over
 // the rounds of every server's CPU time per message, throughput, latency
 // and memory, the ratios against this repository's library taken round by
 // round, and whether the issue's targets hold.
@@ -97,11 +97,21 @@ func readMeta(path string) (map[string]string, error) {
 	m := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {
-			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			m[strings.TrimSpace(k)] = withoutPaths(strings.TrimSpace(v))
 		}
 	}
 	return m, nil
 }
+
+// absPath is an absolute path standing as a word or after "=", up to a
+// blank, a quote, a parenthesis or the backslash of a written "\n".
+var absPath = regexp.MustCompile(`(^|[\s=(])/[^\s'"()\\]+`)
+
+// withoutPaths writes every absolute path in s as DIR. A report is
+// committed and read elsewhere: it says what was run, not where on the
+// machine that ran it (bench/run records none; this catches older meta
+// files and hand-written commands).
+func withoutPaths(s string) string { return absPath.ReplaceAllString(s, "${1}DIR") }
 
 // microResult is one line of go test -bench output.
 type microResult struct {
@@ -319,7 +329,7 @@ func writeReport(w io.Writer, d *dataset, meta map[string]string, micro []microR
 		{"CPU", meta["cpu"]}, {"CPUs", meta["cpus"]}, {"memory", meta["mem"]},
 		{"kernel", meta["kernel"]}, {"Go", meta["go"]}, {"C compiler", meta["gcc"]},
 		{"library commit", meta["commit"]},
-		{"variants (mio@NAME: built against the library in DIR)", meta["variants"]},
+		{"variants (mio@NAME: built against the library at COMMIT)", meta["variants"]},
 		{"load average at start / end", meta["loadavg_start"] + " / " + meta["loadavg_end"]},
 		{"rounds", meta["rounds"]},
 		{"per run", fmt.Sprintf("%s warm-up, then %s measured", orDash(meta["warmup"]), orDash(meta["duration"]))},

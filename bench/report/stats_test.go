@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -74,3 +75,30 @@ func TestReportMentionsEveryServer(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// What a meta file records of a run keeps its relative paths and loses
+// the absolute ones: a committed report names no directory of the
+// machine that ran it.
+func TestReadMetaWithoutPaths(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.env")
+	err := writeFile(path, "command=bench/run --full --out /tmp/full7 --variant C=/home/u/mio-c --servers mio\n"+
+		`commands=bench/run --out /root/x\nenv taskset -c 0 mio -addr 127.0.0.1:PORT   # mio`+"\n"+
+		"variants=C=/work/mio-c (a test)\nloadavg_start=0.9 / 1.2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := readMeta(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"command":       "bench/run --full --out DIR --variant C=DIR --servers mio",
+		"commands":      `bench/run --out DIR\nenv taskset -c 0 mio -addr 127.0.0.1:PORT   # mio`,
+		"variants":      "C=DIR (a test)",
+		"loadavg_start": "0.9 / 1.2",
+	} {
+		if m[k] != want {
+			t.Errorf("%s = %q, want %q", k, m[k], want)
+		}
+	}
+}

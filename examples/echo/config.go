@@ -8,8 +8,6 @@ import (
 	"log"
 	"strconv"
 	"strings"
-
-	"github.com/miogo/mio"
 )
 
 // Defaults of the command-line flags.
@@ -25,7 +23,7 @@ const (
 
 // config is what a server is built from.
 type config struct {
-	addr  string // any form mio.ParseSockAddr reads
+	addr  string // the -addr flag: any form mio.ParseSockAddr reads
 	loops int    // event loops, each with its own acceptor
 	// share makes the loops share one listening socket (through Dup)
 	// even where SO_REUSEPORT would balance: tests use it to run, on
@@ -35,19 +33,15 @@ type config struct {
 	log     *log.Logger // diagnostics; nil logs to standard error
 }
 
-// sockAddr checks cfg and returns the address to bind.
-func (cfg config) sockAddr() (mio.SockAddr, error) {
+// check checks the numbers of cfg; serve.Bind checks the address.
+func (cfg config) check() error {
 	if cfg.loops < 1 {
-		return mio.SockAddr{}, fmt.Errorf("-loops %d: need at least one loop", cfg.loops)
+		return fmt.Errorf("-loops %d: need at least one loop", cfg.loops)
 	}
 	if cfg.bufSize < 1 || cfg.bufSize > maxBufSize {
-		return mio.SockAddr{}, fmt.Errorf("-buf %d: want 1 byte to %d MiB", cfg.bufSize, maxBufSize>>20)
+		return fmt.Errorf("-buf %d: want 1 byte to %d MiB", cfg.bufSize, maxBufSize>>20)
 	}
-	addr, err := mio.ParseSockAddr(cfg.addr)
-	if err != nil {
-		return mio.SockAddr{}, fmt.Errorf("-addr: %w", err)
-	}
-	return addr, nil
+	return nil
 }
 
 // byteSize is a flag value for a size in bytes, written as a number with an

@@ -12,46 +12,15 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miogo/mio/examples/internal/servetest"
 )
 
 // testTimeout bounds every wait in these tests.
-const testTimeout = 30 * time.Second
-
-// logBuffer collects a server's log lines for the test to look at.
-type logBuffer struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.lines = append(b.lines, strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// count returns how many lines contain s.
-func (b *logBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for _, l := range b.lines {
-		if strings.Contains(l, s) {
-			n++
-		}
-	}
-	return n
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Join(b.lines, "\n")
-}
+const testTimeout = servetest.Timeout
 
 // lockedBuffer is a bytes.Buffer that a command's output can be copied
 // into while the test reads it.
@@ -75,59 +44,24 @@ func (b *lockedBuffer) String() string {
 // running is a server whose run is in progress on its own goroutine.
 type running struct {
 	*server
-	done chan error
-	logs *logBuffer
+	*servetest.Running
 }
 
 // startServer builds a server from cfg, logging into a buffer, and runs
-// it. The test must call wait; a cleanup stops the server in case it
-// failed before doing so.
+// it until the test ends (or r.Wait).
 func startServer(t *testing.T, cfg config) *running {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &servetest.LogBuffer{}
 	cfg.log = log.New(logs, "", 0)
 	s, err := newServer(cfg)
 	if err != nil {
 		t.Fatalf("newServer(%+v): %v", cfg, err)
 	}
-	r := &running{server: s, done: make(chan error, 1), logs: logs}
-	go func() { r.done <- s.run() }()
-	t.Cleanup(func() {
-		s.stop()
-		select {
-		case <-r.done:
-		case <-time.After(testTimeout):
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs)
-		}
-	})
-	return r
+	return &running{server: s, Running: servetest.Start(t, logs, s.run, s.stop)}
 }
 
-// wait stops the server and checks that run returns nil in time.
-func (r *running) wait(t *testing.T) {
-	t.Helper()
-	r.stop()
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-		r.done <- nil // for the cleanup
-	case <-time.After(testTimeout):
-		t.Fatalf("run did not return within %v of stop", testTimeout)
-	}
-}
-
-// dialArgs returns the net package's network and address for a server
-// address.
-func dialArgs(r *running) (network, address string) {
-	if r.addr.IsUnix() {
-		return "unix", r.addr.Path()
-	}
-	return "tcp", r.addr.String()
-}
+// dialArgs returns the net package's network and address for r.
+func dialArgs(r *running) (network, address string) { return servetest.DialArgs(r.addr) }
 
 // payload returns n pseudo-random bytes, different for every seed, so
 // that data crossing from one client to another would be noticed.

@@ -7,34 +7,19 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/miogo/mio/examples/internal/serve"
 )
 
 func main() {
-	// Catch the signals before anything is announced, so that a signal
-	// sent as soon as the listening line appears shuts down cleanly.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-
+	sigs := serve.CatchSignals()
 	cfg := parseFlags(os.Args[1:])
 	srv, err := newServer(cfg)
 	if err != nil {
 		cfg.log.Fatal(err)
 	}
 	fmt.Printf("echo: listening on %s with %d loop(s)\n", srv.addr, cfg.loops)
-
-	done := make(chan error, 1)
-	go func() { done <- srv.run() }()
-	select {
-	case sig := <-sigs:
-		cfg.log.Printf("%v: shutting down", sig)
-		signal.Stop(sigs) // a second signal kills at once
-		srv.stop()
-		err = <-done
-	case err = <-done: // a loop failed on its own
-	}
-	if err != nil {
+	if err := sigs.Run(cfg.log, srv.run, srv.stop); err != nil {
 		cfg.log.Fatal(err)
 	}
 }

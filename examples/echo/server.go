@@ -10,11 +10,8 @@ import (
 	"sync"
 
 	"github.com/miogo/mio"
+	"github.com/miogo/mio/examples/internal/serve"
 )
-
-// listenBacklog is the backlog of every acceptor. The kernel lowers it to
-// its own maximum (somaxconn) where that is smaller.
-const listenBacklog = 4096
 
 // server is a set of workers, one event loop each, serving one address.
 // newServer binds and listens, so connections queue from then on; run
@@ -26,101 +23,31 @@ type server struct {
 	ran     bool
 }
 
-// newServer checks cfg, opens cfg.loops event loops and binds an acceptor
-// for each. On error nothing is left open.
+// newServer checks cfg, binds an acceptor for each of cfg.loops loops
+// (see serve.Bind for how they share the address) and opens the loops. On
+// error nothing is left open.
 func newServer(cfg config) (*server, error) {
-	addr, err := cfg.sockAddr()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	accs, addr, err := serve.Bind(cfg.addr, cfg.loops, cfg.share)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: cfg.log}
+	s := &server{addr: addr, log: cfg.log}
 	if s.log == nil {
 		s.log = log.New(os.Stderr, "echo: ", log.LstdFlags)
 	}
-	// Several loops split the connections through SO_REUSEPORT where the
-	// kernel balances it over the acceptors; elsewhere, and for Unix
-	// sockets, they share one listening socket, each with its own Dup.
-	share := cfg.loops > 1 && (cfg.share || addr.IsUnix() || !mio.ReusePortBalances())
-	reusePort := cfg.loops > 1 && !share
-	var first mio.Acceptor
-	for i := range cfg.loops {
-		var acc mio.Acceptor
-		if share && i > 0 {
-			acc, err = dupAcceptor(first)
-		} else {
-			acc, err = bindAcceptor(addr, reusePort)
-			first = acc
-		}
-		if err != nil {
-			s.release()
-			return nil, err
-		}
-		if i == 0 {
-			// The others bind the same port, also when port 0 let the
-			// kernel choose it.
-			if addr, err = acc.LocalAddr(); err != nil {
-				acc.Close()
-				s.release()
-				return nil, fmt.Errorf("address of the acceptor: %w", err)
-			}
-			s.addr = addr
-		}
+	for i, acc := range accs {
 		w, err := newWorker(i, acc, cfg.bufSize, s.log)
 		if err != nil {
-			acc.Close()
+			serve.CloseAll(accs[i:])
 			s.release()
 			return nil, err
 		}
 		s.workers = append(s.workers, w)
 	}
 	return s, nil
-}
-
-// dupAcceptor gives another loop its own fd for acc's listening socket.
-func dupAcceptor(acc mio.Acceptor) (mio.Acceptor, error) {
-	switch a := acc.(type) {
-	case *mio.TCPAcceptor:
-		return a.Dup()
-	case *mio.UnixAcceptor:
-		return a.Dup()
-	}
-	return nil, fmt.Errorf("no Dup for acceptor %T", acc)
-}
-
-// bindAcceptor opens a socket of addr's family and binds it.
-func bindAcceptor(addr mio.SockAddr, reusePort bool) (mio.Acceptor, error) {
-	if addr.IsUnix() {
-		sock, err := mio.NewUnixSocket()
-		if err != nil {
-			return nil, err
-		}
-		acc, err := sock.Bind(addr)
-		if err != nil {
-			sock.Close()
-			return nil, err
-		}
-		return acc, nil
-	}
-	newSocket := mio.NewTCPSocketV4
-	if ap, _ := addr.AddrPort(); !ap.Addr().Is4() {
-		newSocket = mio.NewTCPSocketV6
-	}
-	sock, err := newSocket()
-	if err != nil {
-		return nil, err
-	}
-	if reusePort {
-		if err := sock.SetReusePort(true); err != nil {
-			sock.Close()
-			return nil, fmt.Errorf("SO_REUSEPORT: %w", err)
-		}
-	}
-	acc, err := sock.Bind(addr)
-	if err != nil {
-		sock.Close()
-		return nil, err
-	}
-	return acc, nil
 }
 
 // run serves until stop is called or a loop fails, then closes every

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miogo/mio"
+	"github.com/miogo/mio/examples/internal/serve"
+	"github.com/miogo/mio/examples/internal/servetest"
 )
 
 // bulkSizes mixes tiny, medium and 4 MiB transfers; with a 16 KiB buffer
@@ -25,7 +27,7 @@ func testEcho(t *testing.T, addr string) {
 		t.Fatalf("server reports %s, not the port it bound", r.addr)
 	}
 	echoClients(t, r, bulkSizes)
-	r.wait(t)
+	r.Wait(t)
 	if got := r.workers[0].accepted; got != len(bulkSizes) {
 		t.Errorf("accepted %d connections, want %d", got, len(bulkSizes))
 	}
@@ -74,7 +76,7 @@ func TestEchoSeveralLoops(t *testing.T) {
 			}
 			bulks[7] = 4 << 20
 			echoClients(t, r, bulks)
-			r.wait(t)
+			r.Wait(t)
 			total := 0
 			for _, w := range r.workers {
 				t.Logf("loop %d accepted %d connection(s)", w.id, w.accepted)
@@ -111,7 +113,7 @@ func TestStopClosesConnections(t *testing.T) {
 	if err := echoClient(network, address, 99, 10); err != nil {
 		t.Fatal(err)
 	}
-	r.wait(t)
+	r.Wait(t)
 	for _, c := range clients {
 		c.SetReadDeadline(time.Now().Add(testTimeout))
 		buf := make([]byte, 32<<10)
@@ -159,15 +161,15 @@ func TestAcceptErrorPauses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &servetest.LogBuffer{}
 	w := s.workers[0]
 	w.log.SetOutput(logs)
 	// Only the loop's goroutine calls accept, so plain ints will do; they
 	// are read after run has returned.
 	const failures = 3
 	calls, failed := 0, 0
-	accept := w.accept
-	w.accept = func() (mio.Socket, error) {
+	accept := w.ln.Accept
+	w.ln.Accept = func() (mio.Socket, error) {
 		calls++
 		if failed < failures {
 			failed++
@@ -175,26 +177,24 @@ func TestAcceptErrorPauses(t *testing.T) {
 		}
 		return accept()
 	}
-	r := &running{server: s, done: make(chan error, 1), logs: logs}
-	go func() { r.done <- s.run() }()
-	t.Cleanup(s.stop)
+	r := &running{server: s, Running: servetest.Start(t, logs, s.run, s.stop)}
 
 	start := time.Now()
 	network, address := dialArgs(r)
 	if err := echoClient(network, address, 1, 1000); err != nil {
 		t.Fatal(err)
 	}
-	if elapsed := time.Since(start); elapsed < failures*acceptPause {
-		t.Errorf("served after %v, before %d pauses of %v", elapsed, failures, acceptPause)
+	if elapsed := time.Since(start); elapsed < failures*serve.AcceptPause {
+		t.Errorf("served after %v, before %d pauses of %v", elapsed, failures, serve.AcceptPause)
 	}
-	r.wait(t)
+	r.Wait(t)
 	if failed != failures || calls > failures+4 {
 		t.Errorf("accept called %d times for %d failures: it should not spin", calls, failed)
 	}
-	if n := logs.count("too many open files"); n != 1 {
+	if n := logs.Count("too many open files"); n != 1 {
 		t.Errorf("EMFILE logged %d times, want once per burst; log:\n%s", n, logs)
 	}
-	if n := logs.count("accepting again after 3 pause(s)"); n != 1 {
+	if n := logs.Count("accepting again after 3 pause(s)"); n != 1 {
 		t.Errorf("recovery logged %d times, want once; log:\n%s", n, logs)
 	}
 	checkReleased(t, before)
@@ -221,9 +221,9 @@ func TestClientReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r.wait(t)
-	if n := r.logs.count("connection"); n != 0 {
-		t.Errorf("resets were logged:\n%s", r.logs)
+	r.Wait(t)
+	if n := r.Logs.Count("connection"); n != 0 {
+		t.Errorf("resets were logged:\n%s", r.Logs)
 	}
 	checkReleased(t, before)
 }

@@ -82,8 +82,8 @@ func TestRedisCLI(t *testing.T) {
 	if got, want := runTool(t, r, cli, "", "DBSIZE"), fmt.Sprintf("%d\n", n+1); got != want {
 		t.Errorf("DBSIZE after --pipe: got %q, want %q", got, want)
 	}
-	if strings.Count(r.logs.String(), "unknown command:") != 1 { // NOSUCHCOMMAND's
-		t.Errorf("redis-cli sent commands the server does not know:\n%s", r.logs)
+	if strings.Count(r.Logs.String(), "unknown command:") != 1 { // NOSUCHCOMMAND's
+		t.Errorf("redis-cli sent commands the server does not know:\n%s", r.Logs)
 	}
 }
 
@@ -104,7 +104,7 @@ func TestRedisBenchmark(t *testing.T) {
 			t.Errorf("-P %s: redis-benchmark complained:\n%s", p, out)
 		}
 	}
-	if strings.Contains(r.logs.String(), "unknown command:") {
-		t.Errorf("redis-benchmark sent commands the server does not know:\n%s", r.logs)
+	if strings.Contains(r.Logs.String(), "unknown command:") {
+		t.Errorf("redis-benchmark sent commands the server does not know:\n%s", r.Logs)
 	}
 }

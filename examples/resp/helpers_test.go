@@ -11,39 +11,20 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/miogo/mio/examples/internal/servetest"
 )
 
 // testTimeout bounds every wait in these tests.
-const testTimeout = 30 * time.Second
-
-// logBuffer collects a server's log lines for the test to look at.
-type logBuffer struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.lines = append(b.lines, strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Join(b.lines, "\n")
-}
+const testTimeout = servetest.Timeout
 
 // running is a server whose run is in progress on its own goroutine.
 type running struct {
 	*server
-	done chan error
-	logs *logBuffer
+	*servetest.Running
 }
 
 // startServer builds a server from cfg on a free loopback port, logging
@@ -54,29 +35,13 @@ func startServer(t *testing.T, cfg config) *running {
 	if cfg.addr == "" {
 		cfg.addr = "127.0.0.1:0"
 	}
-	logs := &logBuffer{}
+	logs := &servetest.LogBuffer{}
 	cfg.log = log.New(logs, "", 0)
 	s, err := newServer(cfg)
 	if err != nil {
 		t.Fatalf("newServer(%+v): %v", cfg, err)
 	}
-	r := &running{server: s, done: make(chan error, 1), logs: logs}
-	go func() { r.done <- s.run() }()
-	t.Cleanup(func() {
-		s.stop()
-		select {
-		case err := <-r.done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(testTimeout):
-			t.Errorf("run did not return within %v of stop", testTimeout)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs)
-		}
-	})
-	return r
+	return &running{server: s, Running: servetest.Start(t, logs, s.run, s.stop)}
 }
 
 // onLoop runs f on the server's loop goroutine and waits for it, so a test

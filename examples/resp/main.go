@@ -7,17 +7,13 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"syscall"
+
+	"github.com/miogo/mio/examples/internal/serve"
 )
 
 func main() {
-	// Catch the signals before anything is announced, so that a signal
-	// sent as soon as the listening line appears shuts down cleanly.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-
+	sigs := serve.CatchSignals()
 	cfg, profile := parseFlags(os.Args[1:])
 	srv, err := newServer(cfg)
 	if err != nil {
@@ -35,18 +31,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("resp: listening on %s\n", srv.addr)
-
-	done := make(chan error, 1)
-	go func() { done <- srv.run() }()
-	select {
-	case sig := <-sigs:
-		cfg.log.Printf("%v: shutting down", sig)
-		signal.Stop(sigs) // a second signal kills at once
-		srv.stop()
-		err = <-done
-	case err = <-done: // the loop failed on its own
-	}
-	if err != nil {
+	if err := sigs.Run(cfg.log, srv.run, srv.stop); err != nil {
 		cfg.log.Print(err)
 		pprof.StopCPUProfile()
 		os.Exit(1)

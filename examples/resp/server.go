@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/miogo/mio"
+	"github.com/miogo/mio/examples/internal/serve"
 )
 
 // Defaults of the command-line flags and other settings.
@@ -22,17 +22,12 @@ const (
 	// defaultMaxQuery bounds a connection's input buffer, so the longest
 	// request: 1 GiB, as Redis's client-query-buffer-limit.
 	defaultMaxQuery = 1 << 30
-	listenBacklog   = 4096
 )
 
 // acceptorToken names the acceptor's registration and the timeout that
-// resumes accepting after an error; connections count up from it, below
-// expiryTokens, and are never reused.
+// resumes accepting after an error (serve.Listener); connections count up
+// from it, below expiryTokens, and are never reused.
 const acceptorToken mio.Token = 0
-
-// acceptPause is how long accepting stops after accept fails (out of fds,
-// typically), instead of retrying at once and spinning.
-const acceptPause = 100 * time.Millisecond
 
 // A connection closed by the server (a protocol error, QUIT) first shuts
 // down its sending side, so the client reads the last reply and then the
@@ -91,11 +86,10 @@ func (cfg config) withDefaults() (config, error) {
 // do runs a function there.
 type server struct {
 	mio.NopHandler[func()]
-	loop   *mio.EventLoop[func()]
-	addr   mio.SockAddr // the address bound, with the port the kernel chose
-	acc    mio.Acceptor
-	accept func() (mio.Socket, error)
-	db     *store
+	loop *mio.EventLoop[func()]
+	addr mio.SockAddr // the address bound, with the port the kernel chose
+	ln   *serve.Listener[func()]
+	db   *store
 
 	maxBulk, maxQuery int
 	outHigh, outLow   int
@@ -103,91 +97,39 @@ type server struct {
 	log               *log.Logger
 
 	conns    connTable
-	accepted int // connections taken, over the server's life
-	paused   bool
-	pauses   int
+	accepted int      // connections taken, over the server's life
 	scratch  [24]byte // INCR's digits
 	closed   bool
 }
 
-// newServer opens the loop, binds and listens: connections queue from then
-// on, and run serves them. On error nothing is left open.
+// newServer binds, opens the loop and listens: connections queue from
+// then on, and run serves them. On error nothing is left open.
 func newServer(cfg config) (*server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	addr, err := mio.ParseSockAddr(cfg.addr)
+	accs, addr, err := serve.Bind(cfg.addr, 1, false)
 	if err != nil {
-		return nil, fmt.Errorf("-addr: %w", err)
+		return nil, err
 	}
 	loop, err := mio.NewEventLoop[func()](mio.Config{})
 	if err != nil {
+		accs[0].Close()
 		return nil, fmt.Errorf("event loop: %w", err)
 	}
-	acc, accept, err := bindAcceptor(addr)
-	if err != nil {
-		loop.Close()
-		return nil, err
-	}
-	if addr, err = acc.LocalAddr(); err != nil {
-		acc.Close()
-		loop.Close()
-		return nil, fmt.Errorf("address of the acceptor: %w", err)
-	}
-	if err := loop.Listen(acc, listenBacklog, acceptorToken); err != nil {
-		acc.Close()
-		loop.Close()
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	return &server{
-		loop: loop, addr: addr, acc: acc, accept: accept, db: newStore(loop),
+	s := &server{
+		loop: loop, addr: addr, db: newStore(loop),
 		maxBulk: cfg.maxBulk, maxQuery: cfg.maxQuery,
 		outHigh: cfg.outHigh, outLow: cfg.outLow,
 		verbose: cfg.verbose, log: cfg.log,
-	}, nil
-}
-
-// bindAcceptor opens a socket of addr's family, binds it, and returns it
-// with its Accept.
-func bindAcceptor(addr mio.SockAddr) (mio.Acceptor, func() (mio.Socket, error), error) {
-	if addr.IsUnix() {
-		sock, err := mio.NewUnixSocket()
-		if err != nil {
-			return nil, nil, err
-		}
-		acc, err := sock.Bind(addr)
-		if err != nil {
-			sock.Close()
-			return nil, nil, err
-		}
-		return acc, acc.Accept, nil
 	}
-	newSocket := mio.NewTCPSocketV4
-	if ap, _ := addr.AddrPort(); !ap.Addr().Is4() {
-		newSocket = mio.NewTCPSocketV6
-	}
-	sock, err := newSocket()
-	if err != nil {
-		return nil, nil, err
-	}
-	acc, err := sock.Bind(addr)
-	if err != nil {
-		sock.Close()
-		return nil, nil, err
-	}
-	// Replies go out at once.
-	return acc, func() (mio.Socket, error) { return acceptNoDelay(acc) }, nil
-}
-
-// acceptNoDelay accepts one TCP connection with Nagle's algorithm off.
-func acceptNoDelay(acc *mio.TCPAcceptor) (mio.Socket, error) {
-	c, err := acc.AcceptTCP()
-	if err != nil {
+	if s.ln, err = serve.Listen(loop, accs[0], acceptorToken, s.add, cfg.log, ""); err != nil {
+		accs[0].Close()
+		loop.Close()
 		return nil, err
 	}
-	c.SetNoDelay(true)
-	return c, nil
+	return s, nil
 }
 
 // run serves until stop, then closes every connection, the acceptor and
@@ -213,7 +155,7 @@ func (s *server) close() error {
 		c.sock.Close()
 		s.conns.release(c.tok)
 	})
-	return errors.Join(s.acc.Close(), s.loop.Close())
+	return errors.Join(s.ln.Close(), s.loop.Close())
 }
 
 // Notify runs a function sent by do.
@@ -222,7 +164,7 @@ func (s *server) Notify(_ *mio.EventLoop[func()], f func()) { f() }
 // Readable serves the acceptor or a connection.
 func (s *server) Readable(_ *mio.EventLoop[func()], tok mio.Token, hint mio.ReadHint) {
 	if tok == acceptorToken {
-		s.acceptAll()
+		s.ln.AcceptAll()
 		return
 	}
 	c := s.conns.get(tok)
@@ -274,8 +216,7 @@ func (s *server) Timeout(_ *mio.EventLoop[func()], tok mio.Token) {
 	case tok&expiryTokens != 0:
 		s.db.expired(tok)
 	case tok == acceptorToken:
-		s.paused = false
-		s.acceptAll()
+		s.ln.Resume()
 	default:
 		// Connection tokens are never reused (see connTable), so a
 		// connection found here is the one the timeout was set for.
@@ -385,40 +326,6 @@ func (s *server) linger(c *conn) {
 	s.drop(c, nil)
 }
 
-// acceptAll takes pending connections until none is left, as the
-// edge-triggered acceptor requires, or until accept fails.
-func (s *server) acceptAll() {
-	for !s.paused {
-		sock, err := s.accept()
-		if errors.Is(err, mio.ErrWouldBlock) {
-			return
-		}
-		if err != nil {
-			s.pauseAccepting(err)
-			return
-		}
-		if s.pauses > 0 {
-			s.log.Printf("accepting again after %d pause(s)", s.pauses)
-			s.pauses = 0
-		}
-		s.add(sock)
-	}
-}
-
-// pauseAccepting stops accepting for acceptPause; only the first error of
-// a run of them is logged.
-func (s *server) pauseAccepting(err error) {
-	if _, terr := s.loop.Timeout(acceptorToken, acceptPause); terr != nil {
-		s.log.Printf("%v, and cannot pause: %v", err, terr)
-		return
-	}
-	s.paused = true
-	s.pauses++
-	if s.pauses == 1 {
-		s.log.Printf("%v; pausing accepts for %v at a time until accept works again", err, acceptPause)
-	}
-}
-
 // add registers a new connection, level-triggered for reading: each
 // Readable reads once, and a connection with more input is reported again
 // on the next poll, after the other connections had their turn.
@@ -437,8 +344,7 @@ func (s *server) add(sock mio.Socket) {
 // drop closes a connection. A peer resetting or vanishing is routine and
 // is not logged.
 func (s *server) drop(c *conn, err error) {
-	if err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) &&
-		!errors.Is(err, syscall.ETIMEDOUT) {
+	if err != nil && !serve.Routine(err) {
 		s.log.Printf("connection %d: %v", c.tok, err)
 	}
 	c.sock.Close()
