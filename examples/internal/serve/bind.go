@@ -81,42 +81,8 @@ func dupAcceptor(acc mio.Acceptor) (mio.Acceptor, error) {
 	return nil, fmt.Errorf("no Dup for acceptor %T", acc)
 }
 
-// bindOne opens a socket of addr's family and binds it.
+// bindOne binds an acceptor of addr's kind (mio.ListenConfig picks TCP v4,
+// TCP v6 or Unix), with SO_REUSEPORT when asked.
 func bindOne(addr mio.SockAddr, reusePort bool) (mio.Acceptor, error) {
-	if addr.IsUnix() {
-		sock, err := mio.NewUnixSocket()
-		if err != nil {
-			return nil, err
-		}
-		acc, err := sock.Bind(addr)
-		if err != nil {
-			sock.Close()
-			return nil, err
-		}
-		return acc, nil
-	}
-	sock, err := newTCPSocket(addr)
-	if err != nil {
-		return nil, err
-	}
-	if reusePort {
-		if err := sock.SetReusePort(true); err != nil {
-			sock.Close()
-			return nil, fmt.Errorf("SO_REUSEPORT: %w", err)
-		}
-	}
-	acc, err := sock.Bind(addr)
-	if err != nil {
-		sock.Close()
-		return nil, err
-	}
-	return acc, nil
-}
-
-// newTCPSocket opens a TCP socket of addr's IP version.
-func newTCPSocket(addr mio.SockAddr) (*mio.TCPSocket, error) {
-	if ap, _ := addr.AddrPort(); ap.Addr().Is4() {
-		return mio.NewTCPSocketV4()
-	}
-	return mio.NewTCPSocketV6()
+	return mio.ListenConfig{ReusePort: reusePort}.Bind(addr)
 }
