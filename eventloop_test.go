@@ -592,7 +592,7 @@ func TestWouldBlockIsEAGAIN(t *testing.T) {
 		t.Fatalf("EAGAIN %v is not ErrWouldBlock", err)
 	}
 	wrapped := wrapSyscall("connect", unix.ECONNREFUSED)
-	if !errors.Is(wrapped, syscall.ECONNREFUSED) || wrapped.Error() != "connect: connection refused" {
+	if !errors.Is(wrapped, syscall.ECONNREFUSED) || wrapped.Error() != "mio: connect: connection refused" {
 		t.Fatalf("wrapped errno: %v", wrapped)
 	}
 }

@@ -19,7 +19,7 @@ import "time"
 //	    zero does not block. EINTR is retried with what remains of the
 //	    timeout. The wake-up source is drained inside wait and reported as
 //	    woken, never as an event.
-//	(*poller).poll(evs []event, sleepFor func() time.Duration) (n int, woken bool, err error)
+//	(*poller).poll(evs []event, sleepFor func() time.Duration) (n int, err error)
 //	    the loop's poll: takes the events ready now and, only when there
 //	    are none, asks sleepFor how long it may sleep (negative: until an
 //	    event; zero: not at all) and waits that long. lookThenWait below
@@ -37,13 +37,13 @@ import "time"
 
 // lookThenWait is poll made of two waits: a look that cannot block, then,
 // if it found nothing and sleepFor allows, a sleeping wait.
-func (p *poller) lookThenWait(evs []event, sleepFor func() time.Duration) (n int, woken bool, err error) {
-	n, woken, err = p.wait(evs, 0)
+func (p *poller) lookThenWait(evs []event, sleepFor func() time.Duration) (int, error) {
+	n, _, err := p.wait(evs, 0)
 	if n > 0 || err != nil {
-		return n, woken, err
+		return n, err
 	}
 	if d := sleepFor(); d != 0 {
-		return p.wait(evs, d)
+		n, _, err = p.wait(evs, d)
 	}
-	return 0, woken, nil
+	return n, err
 }
