@@ -17,68 +17,44 @@ import (
 // operation; each builds its failure itself, so the test needs no helpers.
 func TestErrorShape(t *testing.T) {
 	l, err := NewEventLoop[int](Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	defer l.Close()
 
 	// bind to an address in use: a listening acceptor holds it.
 	first, err := NewTCPSocketV4()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	acc, err := first.Bind(InetAddr(netip.MustParseAddr("127.0.0.1"), 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	defer acc.Close()
-	if err := acc.listen(1); err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, acc.listen(1))
 	inUse, err := acc.LocalAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	second, err := NewTCPSocketV4()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	defer second.Close()
 	_, bindErr := second.Bind(inUse)
 
 	// connect refused at once: a Unix socket bound but not listening.
 	dir, err := os.MkdirTemp("", "mio")
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	defer os.RemoveAll(dir)
 	path := UnixAddr(filepath.Join(dir, "s"))
 	bound, err := NewUnixSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	unixAcc, err := bound.Bind(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	defer unixAcc.Close()
 	client, err := NewUnixSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	defer client.Close()
 	connectErr := l.Connect(client, path, 1)
 
 	// register twice, deregister what is not registered.
 	r, w, err := Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	defer r.Close()
 	defer w.Close()
-	if err := l.Register(r, 2, Readable, Level); err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, l.Register(r, 2, Readable, Level))
 	registerErr := l.Register(r, 2, Readable, Level)
 	deregisterErr := l.Deregister(w)
 
@@ -90,16 +66,10 @@ func TestErrorShape(t *testing.T) {
 
 	// accept on a closed acceptor.
 	closedSock, err := NewTCPSocketV4()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	closedAcc, err := closedSock.Bind(InetAddr(netip.MustParseAddr("127.0.0.1"), 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := closedAcc.Close(); err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
+	mustSetUp(t, closedAcc.Close())
 	_, acceptErr := closedAcc.Accept()
 
 	rfd, wfd := strconv.Itoa(r.Fd()), strconv.Itoa(w.Fd())
@@ -134,9 +104,7 @@ func TestErrorShape(t *testing.T) {
 // ErrWouldBlock stays the bare errno, so returning it allocates nothing.
 func TestErrWouldBlockBare(t *testing.T) {
 	r, w, err := Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	mustSetUp(t, err)
 	defer r.Close()
 	defer w.Close()
 	buf := make([]byte, 1)
@@ -147,5 +115,13 @@ func TestErrWouldBlockBare(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Errorf("Read of an empty pipe allocates %v times", allocs)
+	}
+}
+
+// mustSetUp ends the test on a failure of its own setting up.
+func mustSetUp(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -13,8 +13,6 @@ const (
 	noSigpipe       = unix.SO_NOSIGPIPE
 	sendFlags       = 0
 	reusePortOption = unix.SO_REUSEPORT
-	libcCalls       = true
-	rawIO           = false
 
 	// evReceipt makes the kernel answer every change of a list with its
 	// own errno, so one kevent call applies a whole registration change.

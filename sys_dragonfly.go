@@ -10,8 +10,6 @@ const (
 	sendFlags = unix.MSG_NOSIGNAL
 	// DragonFly's SO_REUSEPORT balances connections, as Linux's does.
 	reusePortOption = unix.SO_REUSEPORT
-	libcCalls       = false
-	rawIO           = false
 	evReceipt       = unix.EV_RECEIPT
 	evfiltUser      = unix.EVFILT_USER
 	noteTrigger     = unix.NOTE_TRIGGER

@@ -12,8 +12,6 @@ const (
 	// but hands every connection to one of them; only the _LB variant
 	// balances connections over them.
 	reusePortOption = unix.SO_REUSEPORT_LB
-	libcCalls       = false
-	rawIO           = false
 	evReceipt       = unix.EV_RECEIPT
 	evfiltUser      = unix.EVFILT_USER
 	noteTrigger     = unix.NOTE_TRIGGER

@@ -16,10 +16,6 @@ const (
 	// reusePortOption balances connections over the sockets sharing an
 	// address (see ReusePortBalances).
 	reusePortOption = unix.SO_REUSEPORT
-	// libcCalls: system calls go through libc only; x/sys wraps them.
-	libcCalls = false
-	// rawIO: reads and writes are raw system calls (see sysRead).
-	rawIO = true
 )
 
 // sysAccept takes a connection that is non-blocking and close-on-exec from

@@ -9,8 +9,6 @@ const (
 	noSigpipe       = 0
 	sendFlags       = unix.MSG_NOSIGNAL
 	reusePortOption = unix.SO_REUSEPORT
-	libcCalls       = false
-	rawIO           = false
 	// x/sys defines no EV_RECEIPT and no EVFILT_USER for NetBSD, and
 	// kernels before 10 lack both: each change is a kevent call of its
 	// own, and a pipe wakes the kqueue (waker_bsd.go).

@@ -9,11 +9,7 @@ const (
 	noSigpipe       = 0
 	sendFlags       = unix.MSG_NOSIGNAL
 	reusePortOption = unix.SO_REUSEPORT
-	// OpenBSD allows system calls only through libc, which x/sys wraps
-	// (it no longer has a syscall(2) entry point).
-	libcCalls = true
-	rawIO     = false
-	evReceipt = unix.EV_RECEIPT
+	evReceipt       = unix.EV_RECEIPT
 	// OpenBSD has no EVFILT_USER: a pipe wakes the kqueue (waker_bsd.go).
 	evfiltUser  = noFilter
 	noteTrigger = 0

@@ -6,10 +6,20 @@
 package mio
 
 import (
+	"runtime"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+)
+
+// libcCalls: system calls go through libc only, which x/sys wraps (macOS,
+// and OpenBSD, which no longer has a syscall(2) entry point). rawIO: reads
+// and writes are raw system calls (see sysRead), on Linux. runtime.GOOS is
+// a constant, so the other branches are compiled out.
+const (
+	libcCalls = runtime.GOOS == "darwin" || runtime.GOOS == "ios" || runtime.GOOS == "openbsd"
+	rawIO     = runtime.GOOS == "linux" || runtime.GOOS == "android"
 )
 
 // fdSetup is what openCloexec sets on the fds it made.
