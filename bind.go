@@ -1,5 +1,3 @@
-//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
-
 package mio
 
 import (
@@ -120,4 +118,23 @@ func asSocket[S Socket](s S, err error) (Socket, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// listen starts listening; a backlog of 0 takes the one ListenConfig gave.
+func (a *TCPAcceptor) listen(backlog int) error {
+	return a.sockfd.listen(orBacklog(backlog, a.backlog))
+}
+
+// listen starts listening; a backlog of 0 takes the one ListenConfig gave.
+func (a *UnixAcceptor) listen(backlog int) error {
+	return a.sockfd.listen(orBacklog(backlog, a.backlog))
+}
+
+// orBacklog is EventLoop.Listen's backlog, or the acceptor's own when that
+// is 0 (and the system's maximum when both are).
+func orBacklog(backlog, own int) int {
+	if backlog == 0 {
+		return own
+	}
+	return backlog
 }

@@ -1,7 +1,6 @@
 package mio
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -138,7 +137,7 @@ func (l *EventLoop[M]) retryConnect(r *pendingConnect, s *registration, now int6
 			s.deferred = false
 			return false
 		}
-		err = fmt.Errorf("mio: connect %s: %w", r.addr, wrapSyscall("register", err))
+		err = refuse("connect", r.addr.String(), "register", err)
 	}
 	r.sock.setConnectError(err)
 	l.injected = append(l.injected, event{fd: int32(r.fd), gen: s.gen, ready: readyErr | readyHup | readyWrite})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -165,9 +166,9 @@ func (l *EventLoop[M]) enter() error {
 	defer l.stateMu.Unlock()
 	switch {
 	case l.closed || l.closeAtExit:
-		return ErrClosed
+		return errClosed("run")
 	case l.running.Load():
-		return ErrRunning
+		return &opError{op: "run", err: ErrRunning}
 	}
 	l.running.Store(true)
 	return nil
@@ -216,7 +217,7 @@ func (l *EventLoop[M]) Close() error {
 	l.stateMu.Lock()
 	if l.closed || l.closeAtExit {
 		l.stateMu.Unlock()
-		return ErrClosed
+		return errClosed("close")
 	}
 	if l.running.Load() {
 		l.closeAtExit = true
@@ -246,7 +247,7 @@ func (l *EventLoop[M]) release() error {
 	l.notify.close()
 	l.notify.discard()
 	l.retries, l.injected, l.spare = nil, nil, nil
-	return wrapSyscall("close", l.poller.close())
+	return wrapSyscall("close poller", l.poller.close())
 }
 
 // wake interrupts the poller's sleep, unless the loop is closed.
@@ -254,9 +255,9 @@ func (l *EventLoop[M]) wake() error {
 	l.stateMu.RLock()
 	defer l.stateMu.RUnlock()
 	if l.closed {
-		return ErrClosed
+		return errClosed("wake")
 	}
-	return wrapSyscall("write", l.poller.wake())
+	return wrapSyscall("wake", l.poller.wake())
 }
 
 // now is the loop's monotonic clock in nanoseconds; time.Since reads the
@@ -298,8 +299,7 @@ func (l *EventLoop[M]) iterate(h Handler[M], t Ticker[M], timeout time.Duration)
 // sleep (a due timeout, a queued message) are weighed after the look.
 func (l *EventLoop[M]) poll(timeout time.Duration) (int, error) {
 	l.timeout = timeout
-	n, _, err := l.poller.poll(l.events, l.sleepFor)
-	return n, err
+	return l.poller.poll(l.events, l.sleepFor)
 }
 
 // pollTimeout shortens the caller's timeout to the next thing the loop
@@ -389,11 +389,11 @@ func (l *EventLoop[M]) dispatch(h Handler[M], ev event) {
 func validate(op string, fd int, in Interest, opt PollOpt) error {
 	switch {
 	case fd < 0:
-		return fmt.Errorf("mio: %s: %w", op, ErrClosed)
+		return errClosed(op)
 	case in == 0 || in&^(Readable|Writable) != 0:
-		return fmt.Errorf("mio: %s fd %d: interest %#x must be Readable, Writable or both: %w", op, fd, in, syscall.EINVAL)
+		return refuse(op, fdName(fd), fmt.Sprintf("interest %#x must be Readable, Writable or both", in), syscall.EINVAL)
 	case opt&^(Edge|Oneshot) != 0:
-		return fmt.Errorf("mio: %s fd %d: unknown poll options %#x: %w", op, fd, opt, syscall.EINVAL)
+		return refuse(op, fdName(fd), fmt.Sprintf("unknown poll options %#x", opt), syscall.EINVAL)
 	}
 	return nil
 }
@@ -421,16 +421,16 @@ func (l *EventLoop[M]) checkNew(op string, io Evented, in Interest, opt PollOpt)
 		return err
 	}
 	if l.isClosed() {
-		return ErrClosed
+		return errClosed(op)
 	}
 	if l.reg.lookup(fd) != nil {
-		return fmt.Errorf("mio: %s fd %d: %w", op, fd, ErrRegistered)
+		return fdErr(op, fd, ErrRegistered)
 	}
 	if x, ok := io.(handled); ok && x.handle().owner != nil {
 		// A library fd remembers one loop, the one its Close tells; a
 		// second loop would keep a dead entry for the fd number after
 		// Close and refuse the next fd that gets it.
-		return fmt.Errorf("mio: %s fd %d: registered with another event loop: %w", op, fd, ErrRegistered)
+		return refuse(op, fdName(fd), "registered with another event loop", ErrRegistered)
 	}
 	return nil
 }
@@ -442,7 +442,7 @@ func (l *EventLoop[M]) register(io Evented, token Token, in Interest, opt PollOp
 	gen := l.reg.nextGen()
 	if !deferred {
 		if err := l.poller.add(fd, gen, in, opt); err != nil {
-			return wrapSyscall("register", err)
+			return fdErr("register", fd, err)
 		}
 	}
 	var hd *fdHandle
@@ -464,16 +464,16 @@ func (l *EventLoop[M]) Reregister(io Evented, token Token, in Interest, opt Poll
 		return err
 	}
 	if l.isClosed() {
-		return ErrClosed
+		return errClosed("reregister")
 	}
 	s := l.reg.lookup(fd)
 	if s == nil {
-		return fmt.Errorf("mio: reregister fd %d: %w", fd, ErrNotRegistered)
+		return fdErr("reregister", fd, ErrNotRegistered)
 	}
 	gen := l.reg.nextGen()
 	if !s.deferred {
 		if err := l.poller.modify(fd, gen, s.interest, in, opt); err != nil {
-			return wrapSyscall("reregister", err)
+			return fdErr("reregister", fd, err)
 		}
 	}
 	s.token, s.gen, s.interest, s.opt, s.armed = token, gen, in, opt, true
@@ -486,20 +486,20 @@ func (l *EventLoop[M]) Reregister(io Evented, token Token, in Interest, opt Poll
 func (l *EventLoop[M]) Deregister(io Evented) error {
 	fd := io.Fd()
 	if fd < 0 {
-		return fmt.Errorf("mio: deregister: %w", ErrClosed)
+		return errClosed("deregister")
 	}
 	if l.isClosed() {
-		return ErrClosed
+		return errClosed("deregister")
 	}
 	s := l.reg.lookup(fd)
 	if s == nil {
-		return fmt.Errorf("mio: deregister fd %d: %w", fd, ErrNotRegistered)
+		return fdErr("deregister", fd, ErrNotRegistered)
 	}
 	err := l.unregister(fd, s)
-	if isGone(err) {
-		err = nil
+	if err == nil || isGone(err) {
+		return nil
 	}
-	return wrapSyscall("deregister", err)
+	return fdErr("deregister", fd, err)
 }
 
 // unregister drops fd's registration from the kernel and the table.
@@ -520,6 +520,14 @@ func (l *EventLoop[M]) forget(fd int) {
 	if s := l.reg.lookup(fd); s != nil && !l.isClosed() {
 		l.unregister(fd, s)
 	}
+}
+
+// fdName is how an error names the fd it is about.
+func fdName(fd int) string { return "fd " + strconv.Itoa(fd) }
+
+// fdErr is op on fd failing with err.
+func fdErr(op string, fd int, err error) error {
+	return &opError{op: op, addr: fdName(fd), err: err}
 }
 
 // isGone reports whether a deregistration failed only because the kernel

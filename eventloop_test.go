@@ -558,7 +558,9 @@ func TestCloseWhileRunning(t *testing.T) {
 func TestRunTwiceAtOnceFails(t *testing.T) {
 	l := newLoop(t)
 	a, _ := socketPair(t)
-	l.Register(a, 1, Writable, Oneshot)
+	if err := l.Register(a, 1, Writable, Oneshot); err != nil {
+		t.Fatal(err)
+	}
 	r := &recorder{}
 	var inner error
 	r.onWritable = func(l *EventLoop[int], _ Token) { inner = l.RunOnce(r, 0) }
@@ -592,7 +594,7 @@ func TestWouldBlockIsEAGAIN(t *testing.T) {
 		t.Fatalf("EAGAIN %v is not ErrWouldBlock", err)
 	}
 	wrapped := wrapSyscall("connect", unix.ECONNREFUSED)
-	if !errors.Is(wrapped, syscall.ECONNREFUSED) || wrapped.Error() != "connect: connection refused" {
+	if !errors.Is(wrapped, syscall.ECONNREFUSED) || wrapped.Error() != "mio: connect: connection refused" {
 		t.Fatalf("wrapped errno: %v", wrapped)
 	}
 }

@@ -26,12 +26,21 @@ func (h *fdHandle) handle() *fdHandle { return h }
 // Fd returns the file descriptor, or -1 after Close.
 func (h *fdHandle) Fd() int { return h.fd }
 
+// sysfd is the guard of every operation on the fd: the fd, or an error
+// naming op once the handle is closed.
+func (h *fdHandle) sysfd(op string) (int, error) {
+	if h.fd < 0 {
+		return -1, errClosed(op)
+	}
+	return h.fd, nil
+}
+
 // close deregisters the fd from its loop, if any, then closes it once. A
 // second close returns ErrClosed rather than closing a number that may by
 // then belong to someone else.
 func (h *fdHandle) close() error {
 	if h.fd < 0 {
-		return ErrClosed
+		return errClosed("close")
 	}
 	if h.owner != nil {
 		h.owner.forget(h.fd)

@@ -176,11 +176,19 @@ func TestNotifyWakeupIsDrained(t *testing.T) {
 func TestNotifySendAllocatesNothing(t *testing.T) {
 	l := newLoop(t)
 	r := &msgRecorder{msgs: make([]int, 0, 1024)}
+	var sendErr, runErr error
 	allocs := testing.AllocsPerRun(200, func() {
-		l.Channel().Send(1)
-		l.RunOnce(r, 0)
+		if err := l.Channel().Send(1); err != nil {
+			sendErr = err
+		}
+		if err := l.RunOnce(r, 0); err != nil {
+			runErr = err
+		}
 		r.msgs = r.msgs[:0]
 	})
+	if sendErr != nil || runErr != nil {
+		t.Fatalf("Send: %v, RunOnce: %v", sendErr, runErr)
+	}
 	if allocs != 0 {
 		t.Fatalf("Send and delivery allocate %v times per message", allocs)
 	}

@@ -1,5 +1,3 @@
-//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
-
 package mio
 
 // PipeReader is the read end of a non-blocking, close-on-exec pipe.

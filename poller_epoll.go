@@ -1,5 +1,7 @@
 //go:build linux
 
+// The epoll poller, for Linux.
+
 package mio
 
 import (
@@ -133,13 +135,13 @@ func (p *poller) remove(fd int, _ Interest) error {
 }
 
 func (p *poller) wait(evs []event, timeout time.Duration) (n int, woken bool, err error) {
-	max := min(len(evs), len(p.raw))
+	room := min(len(evs), len(p.raw))
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
 	}
 	for {
-		got, err := p.epollWait(p.raw[:max], timeout)
+		got, err := p.epollWait(p.raw[:room], timeout)
 		if err == nil {
 			return p.translate(evs, got)
 		}
@@ -268,7 +270,7 @@ func (p *poller) pollNow(raw []unix.EpollEvent) (int, unix.Errno) {
 // that becomes ready after the look wakes the goroutine. Should the
 // netpoller fail, the loop stops parking and blocks in epoll_pwait2 from
 // then on.
-func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, bool, error) {
+func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, error) {
 	if p.parkConn == nil {
 		return p.lookThenWait(evs, sleepFor)
 	}
@@ -283,14 +285,15 @@ func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, bool, er
 	p.parkRaw, p.sleepFor = nil, nil
 	switch {
 	case err == nil && p.parkErr != 0:
-		return 0, false, p.parkErr
+		return 0, p.parkErr
 	case err == nil:
-		return p.translate(evs, p.parkGot)
+		n, _, err := p.translate(evs, p.parkGot)
+		return n, err
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return 0, false, nil
+		return 0, nil
 	}
 	p.stopParking()
-	return 0, false, nil
+	return 0, nil
 }
 
 // tryPoll is the callback of poll's RawConn.Read, called once before Read

@@ -1,5 +1,8 @@
 //go:build darwin || dragonfly || freebsd || netbsd || openbsd
 
+// The kqueue poller, for the BSDs and macOS: it marshals what kqueue.go
+// decides.
+
 package mio
 
 import (
@@ -30,21 +33,18 @@ type poller struct {
 var kqueueNoWait unix.Timespec
 
 func newPoller(capacity int) (*poller, error) {
-	// x/sys has no kqueue1 on any of these systems: hold ForkLock so that no
-	// fork in another goroutine inherits the fd before it is close-on-exec.
-	syscall.ForkLock.RLock()
-	kq, err := unix.Kqueue()
-	if err == nil {
-		unix.CloseOnExec(kq)
-	}
-	syscall.ForkLock.RUnlock()
+	// x/sys has no kqueue1 on any of these systems.
+	kq, _, err := openCloexec(0, func() (int, int, error) {
+		kq, err := unix.Kqueue()
+		return kq, -1, err
+	})
 	if err != nil {
-		return nil, err
+		return nil, wrapSyscall("kqueue", err)
 	}
 	p := &poller{kq: kq, raw: make([]unix.Kevent_t, capacity)}
 	if err := p.openWaker(); err != nil {
 		unix.Close(kq)
-		return nil, err
+		return nil, wrapSyscall("kqueue wake-up", err)
 	}
 	return p, nil
 }
@@ -250,17 +250,17 @@ var kqueueFlagMap = [...]struct {
 	{kfError, unix.EV_ERROR},
 }
 
-func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, bool, error) {
+func (p *poller) poll(evs []event, sleepFor func() time.Duration) (int, error) {
 	return p.lookThenWait(evs, sleepFor)
 }
 
 func (p *poller) wait(evs []event, timeout time.Duration) (n int, woken bool, err error) {
-	max := min(len(evs), len(p.raw))
+	room := min(len(evs), len(p.raw))
 	if p.gone.len() > 0 {
 		// Events the kernel would not give are due: no sleep, and room
 		// for them (translate appends them).
 		timeout = 0
-		max -= min(p.gone.len(), max)
+		room -= min(p.gone.len(), room)
 	}
 	var start time.Time
 	if timeout > 0 {
@@ -274,7 +274,7 @@ func (p *poller) wait(evs []event, timeout time.Duration) (n int, woken bool, er
 			p.ts = unix.NsecToTimespec(int64(d))
 			tsp = &p.ts
 		}
-		got, err := unix.Kevent(p.kq, nil, p.raw[:max], tsp)
+		got, err := unix.Kevent(p.kq, nil, p.raw[:room], tsp)
 		if err == nil && (got > 0 || !capped) {
 			return p.translate(evs, got)
 		}

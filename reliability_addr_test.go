@@ -88,8 +88,9 @@ func relPingPong(t *testing.T, acc Acceptor, accept func() (Socket, error), addr
 	if string(answer) != "pong" || server == nil {
 		t.Fatalf("ping-pong over %s: client got %q", addr, answer)
 	}
-	l.Deregister(server)
-	l.Deregister(client)
+	if err := errors.Join(l.Deregister(server), l.Deregister(client)); err != nil {
+		t.Fatal(err)
+	}
 	return server
 }
 

@@ -208,7 +208,7 @@ func unescapeOne(s string) (byte, int, error) {
 // parseError quotes the whole input, because the reason alone often names
 // only a fragment of it and the caller may not know which string failed.
 func parseError(s string, reason error) error {
-	return fmt.Errorf("mio: invalid socket address %q: %w", s, reason)
+	return fmt.Errorf("mio: parse socket address %q: %w", s, reason)
 }
 
 // inetParseReason turns netip's complaint into one that says what was

@@ -68,3 +68,70 @@ const (
 	// say when to try again, so the loop retries on a timer.
 	connectRetry
 )
+
+// The sockets' system side is the unix layer (socket_unix.go,
+// dgram_unix.go, accept_unix.go, sockaddr_unix.go, sockfile_unix.go,
+// sys_unix.go and the sys_GOOS.go facts under it); socket_other.go has the
+// same names on the systems without a poller, every one failing with
+// ErrUnsupported. The types and the methods that only delegate are here
+// and in tcp.go, unix.go, pipe.go, udp.go and unixgram.go, the same on
+// every system.
+
+// sockfd is what every socket, connected or listening, has: an fd, its
+// addresses, its pending error and its options.
+type sockfd struct {
+	fdHandle
+}
+
+// stream is a connected (or connecting) stream socket: a sockfd that reads,
+// writes and half-closes.
+type stream struct {
+	sockfd
+	// connErr is a connect failure the loop saw itself (a retried Unix
+	// connect), which the kernel's SO_ERROR does not hold.
+	connErr error
+	// readShut is set by a successful Shutdown of the reading side. The
+	// kernels disagree on what reads give after it (the BSDs flush the
+	// queue and return end of stream; Linux TCP returns what was queued
+	// and goes on queuing what the peer sends), so Read answers io.EOF
+	// itself.
+	readShut bool
+}
+
+// dgramSock is the part that UDPSocket and UnixDatagram share: sending and
+// receiving whole datagrams, with or without addresses.
+type dgramSock struct {
+	sockfd
+	// family is the socket's address family; SendTo, Bind and Connect
+	// refuse addresses of another family before the kernel sees them, so
+	// that the error says what is wrong rather than a bare EINVAL.
+	family int
+	dgramSys
+}
+
+// Close deregisters the socket from the loop it is registered with, then
+// closes it. A second Close returns ErrClosed and closes nothing.
+func (s *sockfd) Close() error { return s.close() }
+
+// LocalAddr returns the address the socket is bound to.
+func (s *sockfd) LocalAddr() (SockAddr, error) { return s.name("getsockname", false) }
+
+// PeerAddr returns the address of the connected peer. It fails with ENOTCONN
+// while a connect is in progress.
+func (s *stream) PeerAddr() (SockAddr, error) { return s.name("getpeername", true) }
+
+// PeerAddr returns the address the socket is connected to. It fails with
+// ENOTCONN when Connect was not called.
+func (d *dgramSock) PeerAddr() (SockAddr, error) { return d.name("getpeername", true) }
+
+// TakeError returns and clears the pending error: first a connect failure
+// the loop recorded, then the kernel's SO_ERROR.
+func (s *stream) TakeError() error {
+	if err := s.connErr; err != nil {
+		s.connErr = nil
+		return err
+	}
+	return s.sockfd.TakeError()
+}
+
+func (s *stream) setConnectError(err error) { s.connErr = err }

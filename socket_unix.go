@@ -1,36 +1,25 @@
 //go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
 
+// Sockets on the unix systems: opening, options, bind, listen, connect,
+// reads, writes and shutdown, for stream and datagram sockets alike.
+
 package mio
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
-// sockfd is what every socket, connected or listening, has: an fd, its
-// addresses, its pending error and its options.
-type sockfd struct {
-	fdHandle
-}
-
-// stream is a connected (or connecting) stream socket: a sockfd that reads,
-// writes and half-closes.
-type stream struct {
-	sockfd
-	// connErr is a connect failure the loop saw itself (a retried Unix
-	// connect), which the kernel's SO_ERROR does not hold.
-	connErr error
-	// readShut is set by a successful Shutdown of the reading side. The
-	// kernels disagree on what reads give after it (the BSDs flush the
-	// queue and return end of stream; Linux TCP returns what was queued
-	// and goes on queuing what the peer sends), so Read answers io.EOF
-	// itself.
-	readShut bool
-}
+// The address families the portable files name.
+const (
+	afInet  = unix.AF_INET
+	afInet6 = unix.AF_INET6
+	afUnix  = unix.AF_UNIX
+)
 
 // newSockfd opens a non-blocking, close-on-exec socket.
 func newSockfd(family, typ int) (sockfd, error) {
@@ -41,9 +30,20 @@ func newSockfd(family, typ int) (sockfd, error) {
 	return sockfd{fdHandle{fd: fd}}, nil
 }
 
-// Close deregisters the socket from the loop it is registered with, then
-// closes it. A second Close returns ErrClosed and closes nothing.
-func (s *sockfd) Close() error { return s.close() }
+func newStream(family int) (stream, error) {
+	s, err := newSockfd(family, unix.SOCK_STREAM)
+	return stream{sockfd: s}, err
+}
+
+func newDgramSock(family int) (dgramSock, error) {
+	s, err := newSockfd(family, unix.SOCK_DGRAM)
+	return dgramSock{sockfd: s, family: family}, err
+}
+
+// errFamily refuses op on addr, whose family the socket cannot take.
+func errFamily(op string, addr SockAddr, why string) error {
+	return refuse(op, addr.String(), why, unix.EAFNOSUPPORT)
+}
 
 // TakeError returns and clears the socket's pending error (SO_ERROR), as an
 // errno that errors.Is recognises; nil when there is none. The error is
@@ -51,12 +51,9 @@ func (s *sockfd) Close() error { return s.close() }
 // connect as well as a reset, an ICMP error or a timeout of a connection
 // that was long established.
 func (s *sockfd) TakeError() error {
-	if s.fd < 0 {
-		return ErrClosed
-	}
-	errno, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	errno, err := getsockopt(s, unix.GetsockoptInt, unix.SOL_SOCKET, unix.SO_ERROR)
 	if err != nil {
-		return wrapSyscall("getsockopt", err)
+		return err
 	}
 	if errno != 0 {
 		return wrapSyscall("socket error", unix.Errno(errno))
@@ -64,27 +61,57 @@ func (s *sockfd) TakeError() error {
 	return nil
 }
 
-// LocalAddr returns the address the socket is bound to.
-func (s *sockfd) LocalAddr() (SockAddr, error) {
-	if s.fd < 0 {
-		return SockAddr{}, ErrClosed
-	}
-	a, err := sysGetsockname(s.fd)
+// name is getsockname, or getpeername when peer is set.
+func (s *sockfd) name(op string, peer bool) (SockAddr, error) {
+	fd, err := s.sysfd(op)
 	if err != nil {
-		return SockAddr{}, wrapSyscall("getsockname", err)
+		return SockAddr{}, err
+	}
+	a, err := sysName(peer, fd)
+	if err != nil {
+		return SockAddr{}, wrapSyscall(op, err)
 	}
 	return a, nil
 }
 
+// setsockopt and getsockopt are every option of every socket, stream or
+// datagram: the closed guard, the x/sys call set or get, and the wrapping.
+func setsockopt[T any](s *sockfd, set func(fd, level, opt int, v T) error, level, opt int, v T) error {
+	fd, err := s.sysfd("setsockopt")
+	if err != nil {
+		return err
+	}
+	return wrapSyscall("setsockopt", set(fd, level, opt, v))
+}
+
+func getsockopt[T any](s *sockfd, get func(fd, level, opt int) (T, error), level, opt int) (T, error) {
+	fd, err := s.sysfd("getsockopt")
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := get(fd, level, opt)
+	return v, wrapSyscall("getsockopt", err)
+}
+
+func (s *sockfd) setInt(level, opt, v int) error {
+	return setsockopt(s, unix.SetsockoptInt, level, opt, v)
+}
+
 func (s *sockfd) setBool(level, opt int, on bool) error {
-	if s.fd < 0 {
-		return ErrClosed
-	}
-	v := 0
+	return s.setInt(level, opt, boolInt(on))
+}
+
+func (s *sockfd) getBool(level, opt int) (bool, error) {
+	v, err := getsockopt(s, unix.GetsockoptInt, level, opt)
+	return v != 0, err
+}
+
+func boolInt(on bool) int {
 	if on {
-		v = 1
+		return 1
 	}
-	return wrapSyscall("setsockopt", unix.SetsockoptInt(s.fd, level, opt, v))
+	return 0
 }
 
 // SetReuseAddr sets SO_REUSEADDR: a listener may bind a port that
@@ -112,45 +139,39 @@ func (s *sockfd) SetKeepAlive(on bool) error {
 // (Close returns at once, the kernel sends what is queued), sec == 0 makes
 // Close discard unsent data and reset the connection, sec > 0 lingers.
 func (s *sockfd) SetLinger(sec int) error {
-	if s.fd < 0 {
-		return ErrClosed
-	}
 	l := unix.Linger{}
 	if sec >= 0 {
 		l.Onoff, l.Linger = 1, int32(sec)
 	}
-	return wrapSyscall("setsockopt", unix.SetsockoptLinger(s.fd, unix.SOL_SOCKET, unix.SO_LINGER, &l))
+	return setsockopt(s, unix.SetsockoptLinger, unix.SOL_SOCKET, unix.SO_LINGER, &l)
 }
 
 // SetRecvBuffer sets SO_RCVBUF, the kernel's receive buffer size in bytes.
 func (s *sockfd) SetRecvBuffer(bytes int) error {
-	if s.fd < 0 {
-		return ErrClosed
-	}
-	return wrapSyscall("setsockopt", unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes))
+	return s.setInt(unix.SOL_SOCKET, unix.SO_RCVBUF, bytes)
 }
 
 // SetSendBuffer sets SO_SNDBUF, the kernel's send buffer size in bytes.
 func (s *sockfd) SetSendBuffer(bytes int) error {
-	if s.fd < 0 {
-		return ErrClosed
-	}
-	return wrapSyscall("setsockopt", unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes))
+	return s.setInt(unix.SOL_SOCKET, unix.SO_SNDBUF, bytes)
+}
+
+// setNoDelay is TCPSocket.SetNoDelay.
+func (s *sockfd) setNoDelay(on bool) error {
+	return s.setBool(unix.IPPROTO_TCP, unix.TCP_NODELAY, on)
 }
 
 // bind binds the socket to addr.
 func (s *sockfd) bind(addr SockAddr) error {
-	if s.fd < 0 {
-		return ErrClosed
-	}
-	sa, err := addr.sockaddr()
+	fd, err := s.sysfd("bind")
 	if err != nil {
 		return err
 	}
-	if err := sysBind(s.fd, sa); err != nil {
-		return fmt.Errorf("mio: bind %s: %w", addr, wrapSyscall("bind", err))
+	var k kaddr
+	if err := addr.kernel(&k); err != nil {
+		return err
 	}
-	return nil
+	return wrapAddr("bind", addr, sysBind(fd, &k))
 }
 
 // bindAcceptor binds s to addr and moves its fd out, leaving s closed, for
@@ -158,11 +179,11 @@ func (s *sockfd) bind(addr SockAddr) error {
 // refused before anything changes: its registration would be left naming
 // the wrong object.
 func (s *sockfd) bindAcceptor(addr SockAddr, reuseAddr bool) (fdHandle, error) {
-	if s.fd < 0 {
-		return fdHandle{}, ErrClosed
+	if _, err := s.sysfd("bind"); err != nil {
+		return fdHandle{}, err
 	}
 	if s.owner != nil {
-		return fdHandle{}, fmt.Errorf("mio: bind a registered socket: deregister it first: %w", unix.EBUSY)
+		return fdHandle{}, refuse("bind", addr.String(), "the socket is registered: deregister it first", unix.EBUSY)
 	}
 	if reuseAddr {
 		if err := s.SetReuseAddr(true); err != nil {
@@ -181,23 +202,58 @@ func (s *sockfd) bindAcceptor(addr SockAddr, reuseAddr bool) (fdHandle, error) {
 // Linux and the BSDs clamp a larger value to their somaxconn, whereas zero
 // itself would leave a queue of about one.
 func (s *sockfd) listen(backlog int) error {
-	if s.fd < 0 {
-		return ErrClosed
+	fd, err := s.sysfd("listen")
+	if err != nil {
+		return err
 	}
 	if backlog <= 0 {
 		backlog = math.MaxInt32
 	}
-	return wrapSyscall("listen", unix.Listen(s.fd, backlog))
+	return wrapSyscall("listen", unix.Listen(fd, backlog))
 }
 
 // accept takes one pending connection as a non-blocking, close-on-exec fd.
 // A connection reset while queued (ECONNABORTED) is skipped, as the peer is
 // already gone.
 func (s *sockfd) accept() (int, error) {
-	if s.fd < 0 {
-		return -1, ErrClosed
+	fd, err := s.sysfd("accept")
+	if err != nil {
+		return -1, err
 	}
-	return acceptOrShed(s.fd)
+	return acceptOrShed(fd)
+}
+
+// dup returns a close-on-exec duplicate of the socket's fd, sharing its
+// open file, so also its queue and its non-blocking mode.
+func (s *sockfd) dup() (sockfd, error) {
+	fd, err := s.sysfd("dup")
+	if err != nil {
+		return sockfd{}, err
+	}
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return sockfd{}, wrapSyscall("dup", err)
+	}
+	return sockfd{fdHandle{fd: nfd}}, nil
+}
+
+// connect issues connect(2) once, retrying EINTR only where the caller
+// says so (retryIntr): for a datagram socket, which only records its peer,
+// a repeated connect is harmless.
+func (s *sockfd) connect(addr SockAddr, retryIntr bool) error {
+	fd, err := s.sysfd("connect")
+	if err != nil {
+		return err
+	}
+	var k kaddr
+	if err := addr.kernel(&k); err != nil {
+		return err
+	}
+	err = sysConnect(fd, &k)
+	for retryIntr && err == unix.EINTR {
+		err = sysConnect(fd, &k)
+	}
+	return err
 }
 
 // Read reads into p. It returns ErrWouldBlock when no data is there and
@@ -240,32 +296,19 @@ func (s *stream) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// PeerAddr returns the address of the connected peer. It fails with ENOTCONN
-// while a connect is in progress.
-func (s *stream) PeerAddr() (SockAddr, error) {
-	if s.fd < 0 {
-		return SockAddr{}, ErrClosed
-	}
-	a, err := sysGetpeername(s.fd)
-	if err != nil {
-		return SockAddr{}, wrapSyscall("getpeername", err)
-	}
-	return a, nil
-}
-
 // Shutdown closes one or both directions; see ShutdownHow. After ShutRead
 // or ShutBoth every Read returns io.EOF on every system, also when data
 // was queued before or the peer sends more (Linux would deliver it); a
 // level-triggered registration is then reported readable with HupHint
-// until it is closed or deregistered, as at the peer's end of stream. A how that is
-// none of those returns EINVAL. Shutting down a
-// socket that is not connected returns ENOTCONN on every system and for
-// every family (Linux itself accepts it silently for Unix sockets). A second
-// Shutdown of the same direction does what the kernel does: nothing, on
-// Linux.
+// until it is closed or deregistered, as at the peer's end of stream. A how
+// that is none of those returns EINVAL. Shutting down a socket that is not
+// connected returns ENOTCONN on every system and for every family (Linux
+// itself accepts it silently for Unix sockets). A second Shutdown of the
+// same direction does what the kernel does: nothing, on Linux.
 func (s *stream) Shutdown(how ShutdownHow) error {
-	if s.fd < 0 {
-		return ErrClosed
+	fd, err := s.sysfd("shutdown")
+	if err != nil {
+		return err
 	}
 	var h int
 	switch how {
@@ -278,57 +321,37 @@ func (s *stream) Shutdown(how ShutdownHow) error {
 	default:
 		// Checked first: a bad argument is the caller's error whatever
 		// state the socket is in.
-		return fmt.Errorf("mio: shutdown %d: %w", how, unix.EINVAL)
+		return refuse("shutdown", strconv.Itoa(int(how)), "not ShutRead, ShutWrite or ShutBoth", unix.EINVAL)
 	}
-	if _, err := unix.Getpeername(s.fd); err == unix.ENOTCONN {
+	if _, err := unix.Getpeername(fd); err == unix.ENOTCONN {
 		return wrapSyscall("shutdown", err)
 	}
-	if err := unix.Shutdown(s.fd, h); err != nil {
+	if err := unix.Shutdown(fd, h); err != nil {
 		return wrapSyscall("shutdown", err)
 	}
 	s.readShut = s.readShut || how != ShutWrite
 	return nil
 }
 
-// TakeError returns and clears the pending error: first a connect failure
-// the loop recorded, then the kernel's SO_ERROR.
-func (s *stream) TakeError() error {
-	if err := s.connErr; err != nil {
-		s.connErr = nil
-		return err
-	}
-	return s.sockfd.TakeError()
-}
-
-func (s *stream) setConnectError(err error) { s.connErr = err }
-
 // startConnect issues a non-blocking connect(2) and says how it went.
 func (s *stream) startConnect(addr SockAddr) (connectState, error) {
-	if s.fd < 0 {
-		return 0, ErrClosed
-	}
-	sa, err := addr.sockaddr()
-	if err != nil {
-		return 0, err
-	}
-	for {
-		switch err := sysConnect(s.fd, sa); err {
-		case nil:
-			return connectDone, nil
-		case unix.EINPROGRESS:
-			return connectInProgress, nil
-		case unix.EAGAIN:
-			if addr.IsUnix() {
-				return connectRetry, nil
-			}
-			return 0, fmt.Errorf("mio: connect %s: %w", addr, wrapSyscall("connect", err))
-		case unix.EINTR:
-			// The connect goes on in the background; its result comes as
-			// write readiness like any other in-progress connect.
-			return connectInProgress, nil
-		default:
-			return 0, fmt.Errorf("mio: connect %s: %w", addr, wrapSyscall("connect", err))
+	switch err := s.connect(addr, false); err {
+	case nil:
+		return connectDone, nil
+	case unix.EINPROGRESS, unix.EINTR:
+		// After EINTR the connect goes on in the background; its result
+		// comes as write readiness like any other in-progress connect.
+		return connectInProgress, nil
+	case unix.EAGAIN:
+		if addr.IsUnix() {
+			return connectRetry, nil
 		}
+		return 0, wrapAddr("connect", addr, err)
+	default:
+		if _, ok := err.(unix.Errno); !ok {
+			return 0, err // closed, or the address did not convert
+		}
+		return 0, wrapAddr("connect", addr, err)
 	}
 }
 
@@ -336,7 +359,7 @@ func (s *stream) startConnect(addr SockAddr) (connectState, error) {
 // retrying EINTR. It allocates nothing, also on ErrWouldBlock.
 func readFd(fd int, p []byte) (int, error) {
 	if fd < 0 {
-		return 0, ErrClosed
+		return 0, errClosed("read")
 	}
 	for {
 		n, err := sysRead(fd, p)
@@ -359,7 +382,7 @@ func readFd(fd int, p []byte) (int, error) {
 // one write.
 func writeFd(fd int, p []byte, send func(fd int, p []byte) (int, error)) (int, error) {
 	if fd < 0 {
-		return 0, ErrClosed
+		return 0, errClosed("write")
 	}
 	written := 0
 	for written < len(p) {

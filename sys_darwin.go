@@ -1,77 +1,34 @@
-//go:build darwin
+// macOS's facts for the unix layer (sys_unix.go) and the kqueue poller.
 
 package mio
 
-import (
-	"syscall"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
+const (
+	// macOS has no SOCK_CLOEXEC, accept4 or pipe2: the flags are set after
+	// creation, under ForkLock (openCloexec).
+	sockFlags = 0
+	// macOS honours no MSG_NOSIGNAL on stream sockets; SO_NOSIGPIPE does
+	// the same per socket.
+	noSigpipe       = unix.SO_NOSIGPIPE
+	sendFlags       = 0
+	reusePortOption = unix.SO_REUSEPORT
+
+	// evReceipt makes the kernel answer every change of a list with its
+	// own errno, so one kevent call applies a whole registration change.
+	evReceipt = unix.EV_RECEIPT
+	// evfiltUser is a kernel event the process triggers itself, which
+	// wakes the kqueue with no fd of its own.
+	evfiltUser  = unix.EVFILT_USER
+	noteTrigger = unix.NOTE_TRIGGER
 )
 
-// Darwin has no SOCK_CLOEXEC, accept4 or pipe2: the flags are set after
-// creation, under syscall.ForkLock so that a concurrent fork-exec cannot
-// inherit the fd in between, as Go's own net package does.
-
-func sysSocket(family, typ int) (int, error) {
-	syscall.ForkLock.RLock()
-	fd, err := unix.Socket(family, typ, 0)
-	if err == nil {
-		unix.CloseOnExec(fd)
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
-		return -1, err
-	}
-	if err := setupFd(fd); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	// Darwin has no MSG_NOSIGNAL for stream sockets that it honours
-	// everywhere; SO_NOSIGPIPE does the same per socket.
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
-func setupFd(fd int) error { return unix.SetNonblock(fd, true) }
-
-// prepareAccepted makes an accepted socket non-blocking and keeps it from
-// raising SIGPIPE.
-func prepareAccepted(fd int) error {
-	if err := setupFd(fd); err != nil {
-		return err
-	}
-	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
-}
+func sysAccept(fd int) (int, error) { return acceptCloexec(fd) }
 
 func sysPipe() (r, w int, err error) {
-	var p [2]int
-	syscall.ForkLock.RLock()
-	err = unix.Pipe(p[:])
-	if err == nil {
-		unix.CloseOnExec(p[0])
-		unix.CloseOnExec(p[1])
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
-		return -1, -1, err
-	}
-	for _, fd := range p {
-		if err := setupFd(fd); err != nil {
-			unix.Close(p[0])
-			unix.Close(p[1])
-			return -1, -1, err
-		}
-	}
-	return p[0], p[1], nil
+	return openCloexec(setNonblock, func() (int, int, error) {
+		var p [2]int
+		err := unix.Pipe(p[:])
+		return p[0], p[1], err
+	})
 }
-
-// sysSend is a plain write: SO_NOSIGPIPE, set when the socket was made,
-// keeps a closed peer from raising SIGPIPE.
-func sysSend(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
-
-// sysRead and sysWrite go through x/sys, which on darwin calls libc.
-func sysRead(fd int, p []byte) (int, error)  { return unix.Read(fd, p) }
-func sysWrite(fd int, p []byte) (int, error) { return unix.Write(fd, p) }

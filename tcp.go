@@ -1,12 +1,4 @@
-//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
-
 package mio
-
-import (
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
 
 // TCPSocket is a non-blocking, close-on-exec TCP socket: a client to be
 // connected with EventLoop.Connect, or a connection from TCPAcceptor.Accept.
@@ -23,23 +15,23 @@ type TCPAcceptor struct {
 }
 
 // NewTCPSocketV4 opens an IPv4 TCP socket.
-func NewTCPSocketV4() (*TCPSocket, error) { return newTCPSocket(unix.AF_INET) }
+func NewTCPSocketV4() (*TCPSocket, error) { return newTCPSocket(afInet) }
 
 // NewTCPSocketV6 opens an IPv6 TCP socket.
-func NewTCPSocketV6() (*TCPSocket, error) { return newTCPSocket(unix.AF_INET6) }
+func NewTCPSocketV6() (*TCPSocket, error) { return newTCPSocket(afInet6) }
 
 func newTCPSocket(family int) (*TCPSocket, error) {
-	s, err := newSockfd(family, unix.SOCK_STREAM)
+	s, err := newStream(family)
 	if err != nil {
 		return nil, err
 	}
-	return &TCPSocket{stream{sockfd: s}}, nil
+	return &TCPSocket{s}, nil
 }
 
 // SetNoDelay sets TCP_NODELAY: small writes go out at once instead of
 // waiting to be coalesced (Nagle's algorithm).
 func (s *TCPSocket) SetNoDelay(on bool) error {
-	return s.setBool(unix.IPPROTO_TCP, unix.TCP_NODELAY, on)
+	return s.setNoDelay(on)
 }
 
 // Bind binds the socket to addr and turns it into an acceptor, as early
@@ -49,7 +41,7 @@ func (s *TCPSocket) SetNoDelay(on bool) error {
 // Port 0 asks the kernel for a free port; LocalAddr says which.
 func (s *TCPSocket) Bind(addr SockAddr) (*TCPAcceptor, error) {
 	if !addr.IsInet() {
-		return nil, fmt.Errorf("mio: bind TCP socket to %s: not an IP address: %w", addr, unix.EAFNOSUPPORT)
+		return nil, errFamily("bind", addr, "not an IP address, and the socket is a TCP one")
 	}
 	h, err := s.bindAcceptor(addr, true)
 	if err != nil {
@@ -92,4 +84,17 @@ func (a *TCPAcceptor) Accept() (Socket, error) {
 		return nil, err // not a nil *TCPSocket in a non-nil Socket
 	}
 	return s, nil
+}
+
+// Dup returns a second acceptor for the same listening socket, for another
+// event loop: each loop registers its own fd and accepts from the one
+// queue, an accept that loses the race getting ErrWouldBlock. It is the way
+// to share a listener between loops where ReusePortBalances is false. The
+// two are closed separately; the socket lives until both are.
+func (a *TCPAcceptor) Dup() (*TCPAcceptor, error) {
+	s, err := a.dup()
+	if err != nil {
+		return nil, err
+	}
+	return &TCPAcceptor{sockfd: s, backlog: a.backlog}, nil
 }

@@ -3,6 +3,7 @@
 package mio
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -248,13 +249,20 @@ func TestTimeoutSteadyStateAllocatesNothing(t *testing.T) {
 	r := &timerRecorder{}
 	r.fired = make([]Token, 0, 1024)
 	r.at = make([]time.Time, 0, 1024)
+	var loopErr error
 	allocs := testing.AllocsPerRun(200, func() {
-		tm, _ := l.Timeout(1, time.Hour)
+		tm, err1 := l.Timeout(1, time.Hour)
 		l.ClearTimeout(tm)
-		l.Timeout(2, 0)
-		l.RunOnce(r, 0)
+		_, err2 := l.Timeout(2, 0)
+		err3 := l.RunOnce(r, 0)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			loopErr = err
+		}
 		r.fired, r.at = r.fired[:0], r.at[:0]
 	})
+	if loopErr != nil {
+		t.Fatal(loopErr)
+	}
 	if allocs != 0 {
 		t.Fatalf("Timeout/ClearTimeout/fire allocate %v times per round", allocs)
 	}

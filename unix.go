@@ -1,12 +1,4 @@
-//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
-
 package mio
-
-import (
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
 
 // UnixSocket is a non-blocking, close-on-exec Unix stream socket: a client
 // to be connected with EventLoop.Connect, or a connection from
@@ -26,11 +18,11 @@ type UnixAcceptor struct {
 
 // NewUnixSocket opens a Unix stream socket.
 func NewUnixSocket() (*UnixSocket, error) {
-	s, err := newSockfd(unix.AF_UNIX, unix.SOCK_STREAM)
+	s, err := newStream(afUnix)
 	if err != nil {
 		return nil, err
 	}
-	return &UnixSocket{stream{sockfd: s}}, nil
+	return &UnixSocket{s}, nil
 }
 
 // Bind binds the socket to addr and turns it into an acceptor: s is closed
@@ -40,7 +32,7 @@ func NewUnixSocket() (*UnixSocket, error) {
 // inode), so that Close removes that file and no other.
 func (s *UnixSocket) Bind(addr SockAddr) (*UnixAcceptor, error) {
 	if !addr.IsUnix() {
-		return nil, fmt.Errorf("mio: bind Unix socket to %s: not a Unix address: %w", addr, unix.EAFNOSUPPORT)
+		return nil, errFamily("bind", addr, "not a Unix address, and the socket is a Unix one")
 	}
 	h, err := s.bindAcceptor(addr, false)
 	if err != nil {
@@ -94,4 +86,15 @@ func (a *UnixAcceptor) Accept() (Socket, error) {
 		return nil, err // not a nil *UnixSocket in a non-nil Socket
 	}
 	return s, nil
+}
+
+// Dup returns a second acceptor for the same listening socket, as
+// TCPAcceptor.Dup does. Only the acceptor that Bind returned removes the
+// socket file when it is closed.
+func (a *UnixAcceptor) Dup() (*UnixAcceptor, error) {
+	s, err := a.dup()
+	if err != nil {
+		return nil, err
+	}
+	return &UnixAcceptor{sockfd: s, backlog: a.backlog}, nil
 }

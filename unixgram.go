@@ -1,8 +1,4 @@
-//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
-
 package mio
-
-import "golang.org/x/sys/unix"
 
 // UnixDatagram is a non-blocking, close-on-exec Unix datagram socket: bound
 // to a path or a Linux abstract name, or unbound, connected to a peer or
@@ -34,7 +30,7 @@ type UnixDatagram struct {
 // NewUnixDatagram opens an unbound Unix datagram socket. It can send with
 // SendTo at once; replies need an address, given by Bind.
 func NewUnixDatagram() (*UnixDatagram, error) {
-	d, err := newDgramSock(unix.AF_UNIX)
+	d, err := newDgramSock(afUnix)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +46,7 @@ func UnixDatagramPair() (*UnixDatagram, *UnixDatagram, error) {
 		return nil, nil, wrapSyscall("socketpair", err)
 	}
 	mk := func(fd int) *UnixDatagram {
-		return &UnixDatagram{dgramSock: dgramSock{sockfd: sockfd{fdHandle{fd: fd}}, family: unix.AF_UNIX}}
+		return &UnixDatagram{dgramSock: dgramSock{sockfd: sockfd{fdHandle{fd: fd}}, family: afUnix}}
 	}
 	return mk(a), mk(b), nil
 }

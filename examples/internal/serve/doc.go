@@ -1,5 +1,3 @@
-//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
-
 // Package serve holds what the example servers (examples/echo and
 // examples/resp) would otherwise each write for themselves: binding the
 // address of their -addr flag, the accept loop with its pause when accept

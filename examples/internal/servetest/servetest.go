@@ -1,5 +1,3 @@
-//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
-
 // Package servetest holds the helpers the example servers' tests share:
 // a buffer to log into, and a server run on its own goroutine with a
 // bounded, checked stop.

@@ -1,4 +1,7 @@
-//go:build 386 || s390x
+//go:build linux && (386 || s390x)
+
+// The socket system calls of call_direct.go for linux/386 and linux/s390x,
+// through socketcall(2).
 
 package mio
 
@@ -17,6 +20,9 @@ import (
 // function that makes the call, with no call in between that could grow
 // (and move) the stack they may point into; runtime.KeepAlive keeps what
 // they point to alive until the kernel is done with it.
+
+// socketcall is true: socket calls go through socketcall(2).
+const socketcall = true
 
 // Call numbers from linux/net.h.
 const (
@@ -60,10 +66,7 @@ func sockRecvmsg(fd int, msg *unix.Msghdr) (int, error) {
 	args := [3]uintptr{uintptr(fd), uintptr(unsafe.Pointer(msg)), 0}
 	r, _, e := unix.Syscall(unix.SYS_SOCKETCALL, socketcallRecvmsg, uintptr(unsafe.Pointer(&args)), 0)
 	runtime.KeepAlive(msg)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
+	return rawResult(r, e)
 }
 
 func sockSendto(fd int, p unsafe.Pointer, n int, flags int, sa unsafe.Pointer, salen uintptr) (int, error) {
@@ -71,17 +74,5 @@ func sockSendto(fd int, p unsafe.Pointer, n int, flags int, sa unsafe.Pointer, s
 	r, _, e := unix.Syscall(unix.SYS_SOCKETCALL, socketcallSendto, uintptr(unsafe.Pointer(&args)), 0)
 	runtime.KeepAlive(p)
 	runtime.KeepAlive(sa)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
-}
-
-// errnoErr turns an errno into an error, nil for none, bare so that the
-// callers' comparisons with EINTR and EAGAIN still work.
-func errnoErr(e unix.Errno) error {
-	if e != 0 {
-		return e
-	}
-	return nil
+	return rawResult(r, e)
 }

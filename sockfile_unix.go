@@ -1,5 +1,8 @@
 //go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
 
+// The socket file of a bound Unix socket, on the unix systems: which file
+// Bind made, and removing only that one at Close.
+
 package mio
 
 import (

@@ -1,11 +1,14 @@
 //go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
 
+// Accepting on the unix systems, and what to do when the process or the
+// system runs out of file descriptors.
+
 package mio
 
 import (
-	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -111,8 +114,7 @@ func acceptOrShed(lfd int) (int, error) {
 // elsewhere it sheds the pending connections.
 func exhausted(lfd int, cause error, kernelDrops bool) error {
 	if kernelDrops {
-		return fmt.Errorf("mio: accept: out of file descriptors, the kernel dropped the connection: %w",
-			os.NewSyscallError("accept", cause))
+		return refuse("accept", "", "the kernel dropped the connection", cause)
 	}
 	return shedPending(lfd, cause)
 }
@@ -127,8 +129,7 @@ func shedPending(lfd int, cause error) error {
 		// No reserve to give up: perhaps a descriptor was freed since the
 		// last try, so take one for the next time.
 		openSpareLocked()
-		return fmt.Errorf("mio: accept: out of file descriptors, no reserve to shed pending connections with: %w",
-			os.NewSyscallError("accept", cause))
+		return refuse("accept", "", "no reserve to shed pending connections with", cause)
 	}
 	unix.Close(acceptSpare.fd)
 	acceptSpare.held.Store(false)
@@ -147,6 +148,5 @@ func shedPending(lfd int, cause error) error {
 		shed++
 	}
 	openSpareLocked()
-	return fmt.Errorf("mio: accept: out of file descriptors, closed %d pending connections: %w",
-		shed, os.NewSyscallError("accept", cause))
+	return refuse("accept", "", "closed "+strconv.Itoa(shed)+" pending connections", cause)
 }

@@ -1,5 +1,0 @@
-//go:build !unix
-
-package mio
-
-func closeFd(int) error { return ErrUnsupported }

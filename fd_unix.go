@@ -1,7 +1,0 @@
-//go:build unix
-
-package mio
-
-import "golang.org/x/sys/unix"
-
-func closeFd(fd int) error { return unix.Close(fd) }
