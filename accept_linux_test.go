@@ -51,7 +51,7 @@ func TestHarnessListenBacklogZeroIsSystemMax(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newLoop(t)
-	acc, addr := hzListenTCP(t)
+	acc, addr := boundTCP(t, loopback4)
 	defer acc.Close()
 	if err := l.Listen(acc, 0, 1); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package mio
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +14,7 @@ import (
 // flows, both ends name the abstract address, no file appears, and a
 // second Bind of the name while it is listened on gives EADDRINUSE.
 func TestRelAbstractUnixThroughLoop(t *testing.T) {
-	relNoLeaks(t)
+	checkNoFdLeaks(t)
 	name := fmt.Sprintf("@mio-rel-%d-%d", os.Getpid(), time.Now().UnixNano())
 	addr := UnixAddr(name)
 	s, err := NewUnixSocket()
@@ -31,7 +32,7 @@ func TestRelAbstractUnixThroughLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	server := relPingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
 	if pa, err := client.PeerAddr(); err != nil || pa != addr {
 		t.Fatalf("client PeerAddr = %s, %v; want %s", pa, err, addr)
 	}
@@ -56,7 +57,7 @@ func TestRelAbstractUnixThroughLoop(t *testing.T) {
 
 // relAbstractStream listens on the abstract name through the loop, connects
 // a client and checks that both ends report the whole name.
-func relAbstractStream(t *testing.T, name string) {
+func abstractStream(t *testing.T, name string) {
 	t.Helper()
 	addr := UnixAddr(name)
 	s, err := NewUnixSocket()
@@ -77,7 +78,7 @@ func relAbstractStream(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	server := relPingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
 	if pa, err := client.PeerAddr(); err != nil || pa != addr {
 		t.Fatalf("client PeerAddr = %q, %v; want %q", pa.Path(), err, name)
 	}
@@ -90,7 +91,7 @@ func relAbstractStream(t *testing.T, name string) {
 // its whole name, not by "@name" (which another listener holds here), and
 // getsockname and getpeername report it whole.
 func TestRelAbstractUnixNameWithNUL(t *testing.T) {
-	relNoLeaks(t)
+	checkNoFdLeaks(t)
 	base := fmt.Sprintf("@mio-rel-nul-%d", os.Getpid())
 	s, err := NewUnixSocket()
 	if err != nil {
@@ -105,7 +106,7 @@ func TestRelAbstractUnixNameWithNUL(t *testing.T) {
 	if err := decoy.listen(4); err != nil {
 		t.Fatal(err)
 	}
-	relAbstractStream(t, base+"\x00x")
+	abstractStream(t, base+"\x00x")
 	if c, err := decoy.Accept(); err != ErrWouldBlock {
 		if c != nil {
 			c.Close()
@@ -116,6 +117,57 @@ func TestRelAbstractUnixNameWithNUL(t *testing.T) {
 
 // Issue 12, item 10, for streams: a 107-byte abstract name.
 func TestRelAbstractUnixName107(t *testing.T) {
-	relNoLeaks(t)
-	relAbstractStream(t, abstractName107("rel"))
+	checkNoFdLeaks(t)
+	abstractStream(t, abstractName107("rel"))
+}
+
+// Abstract Unix names exist only on Linux: no file is made, and the name is
+// gone once the acceptor is closed.
+func TestUnixAbstractBindConnect(t *testing.T) {
+	name := fmt.Sprintf("@mio-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	addr := UnixAddr(name)
+	s, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	acc, err := s.Bind(addr)
+	if err != nil {
+		t.Fatalf("Bind(%s): %v", addr, err)
+	}
+	defer acc.Close()
+	if la, err := acc.LocalAddr(); err != nil || la != addr {
+		t.Fatalf("LocalAddr = %s, %v; want %s", la, err, addr)
+	}
+	if err := acc.listen(16); err != nil {
+		t.Fatal(err)
+	}
+	client, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	connectNow(t, client, addr)
+	server := acceptOne(t, acc.Fd(), acc.Accept)
+	if pa, err := client.PeerAddr(); err != nil || pa != addr {
+		t.Fatalf("client PeerAddr = %s, %v; want %s", pa, err, addr)
+	}
+	msg := []byte("abstract")
+	if got := transferThenEOF(t, client, client.Fd(), client.Close, server, server.Fd(), msg); !bytes.Equal(got, msg) {
+		t.Fatalf("read %q, want %q", got, msg)
+	}
+	if _, err := os.Lstat(name); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an abstract Bind made a file %q (%v)", name, err)
+	}
+	if err := acc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if _, err := again.startConnect(addr); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("connect to %s after its acceptor closed: %v, want ECONNREFUSED", addr, err)
+	}
 }

@@ -3,121 +3,28 @@
 package mio
 
 import (
-	"errors"
 	"io"
-	"net/netip"
-	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Addresses: IPv6, port 0, rebinding after TIME_WAIT, a port in use, and
-// SO_REUSEPORT spreading accepts over loops.
-
-// relPingPong listens on acc (bound to addr) and connects client to it
-// through one loop; the client sends "ping", the server answers "pong".
-// It returns the accepted socket, left open for the caller to inspect.
-func relPingPong(t *testing.T, acc Acceptor, accept func() (Socket, error), addr SockAddr, client Socket) Socket {
-	t.Helper()
-	l := newLoop(t)
-	if err := l.Listen(acc, 16, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Connect(client, addr, 1); err != nil {
-		t.Fatal(err)
-	}
-	var server Socket
-	var answer []byte
-	h := relNewH(t)
-	h.onR = func(l *EventLoop[int], tok Token, _ ReadHint) {
-		var buf [16]byte
-		switch tok {
-		case 0:
-			for server == nil {
-				s, err := accept()
-				if err == ErrWouldBlock {
-					return
-				}
-				if err != nil {
-					t.Errorf("Accept: %v", err)
-					l.Shutdown()
-					return
-				}
-				server = s
-				t.Cleanup(func() { s.Close() })
-				if err := l.Register(s, 2, Readable, Level); err != nil {
-					t.Error(err)
-				}
-			}
-		case 2:
-			n, err := server.Read(buf[:])
-			if string(buf[:n]) == "ping" {
-				if _, err := server.Write([]byte("pong")); err != nil {
-					t.Error(err)
-				}
-			} else if err != ErrWouldBlock {
-				t.Errorf("server read %q, %v", buf[:n], err)
-				l.Shutdown()
-			}
-		case 1:
-			n, _ := client.Read(buf[:])
-			answer = append(answer, buf[:n]...)
-			if string(answer) == "pong" {
-				l.Shutdown()
-			}
-		}
-	}
-	h.onW = func(l *EventLoop[int], tok Token) {
-		if tok == 1 && h.writes[1] == 1 {
-			if err := client.TakeError(); err != nil {
-				t.Errorf("connect %s: %v", addr, err)
-				l.Shutdown()
-				return
-			}
-			if _, err := client.Write([]byte("ping")); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	relRun(t, l, h)
-	if string(answer) != "pong" || server == nil {
-		t.Fatalf("ping-pong over %s: client got %q", addr, answer)
-	}
-	l.Deregister(server)
-	l.Deregister(client)
-	return server
-}
-
-// IPv6 loopback through the loop: Connect, Listen, Accept, data both ways,
-// and every address names ::1.
-func TestRelIPv6ThroughLoop(t *testing.T) {
-	ip := ipv6Loopback(t) // skips with the reason where ::1 is missing
-	relNoLeaks(t)
-	acc, addr := relTCPAcceptor(t, ip)
-	client := newTCPSocket4or6(t, ip)
-	server := relPingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
-	cl, _ := client.LocalAddr()
-	sp, _ := server.PeerAddr()
-	cp, _ := client.PeerAddr()
-	if ap, _ := cl.AddrPort(); ap.Addr() != ip || sp != cl || cp != addr {
-		t.Fatalf("client %s -> %s, server sees %s; want ::1 on both ends", cl, cp, sp)
-	}
-}
+// Socket options: what the setters leave in the kernel, rebinding after
+// TIME_WAIT, and SO_REUSEPORT sharing a port and spreading accepts.
 
 // SO_REUSEADDR, which TCPSocket.Bind turns on, lets a new acceptor bind a
 // port that a connection holds in TIME_WAIT. The server closes first, so
 // the TIME_WAIT is on the server's port; a control bind without
 // SO_REUSEADDR shows it is really there.
 func TestRelReuseAddrAfterTimeWait(t *testing.T) {
-	relNoLeaks(t)
-	acc, addr := relTCPAcceptor(t, loopback4)
+	checkNoFdLeaks(t)
+	acc, addr := boundTCP(t, loopback4)
 	client := newTCPSocket4or6(t, loopback4)
-	server := relPingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
 	// Server closes first: its side goes FIN_WAIT and, once the client's
 	// FIN comes, TIME_WAIT.
 	if err := server.Close(); err != nil {
@@ -152,59 +59,7 @@ func TestRelReuseAddrAfterTimeWait(t *testing.T) {
 	}
 	defer acc2.Close()
 	client2 := newTCPSocket4or6(t, loopback4)
-	relPingPong(t, acc2, func() (Socket, error) { return acc2.Accept() }, addr, client2)
-}
-
-// Binding an address an acceptor is listening on fails with EADDRINUSE
-// (errors.Is), for TCP despite SO_REUSEADDR, and for a Unix path; the
-// failed socket is left to its owner.
-func TestRelBindAddrInUse(t *testing.T) {
-	forEachLoopback(t, func(t *testing.T, _ string, ip netip.Addr) {
-		relNoLeaks(t)
-		acc, addr := relTCPAcceptor(t, ip)
-		l := newLoop(t)
-		if err := l.Listen(acc, 16, 0); err != nil {
-			t.Fatal(err)
-		}
-		s := newTCPSocket4or6(t, ip)
-		if got, err := s.Bind(addr); !errors.Is(err, syscall.EADDRINUSE) {
-			if got != nil {
-				got.Close()
-			}
-			t.Fatalf("Bind to %s, which an acceptor listens on: %v; want EADDRINUSE", addr, err)
-		}
-		if s.Fd() < 0 {
-			t.Fatal("the failed Bind consumed the socket")
-		}
-	})
-	t.Run("unix", func(t *testing.T) {
-		relNoLeaks(t)
-		addr := UnixAddr(filepath.Join(t.TempDir(), "busy.sock"))
-		first, err := NewUnixSocket()
-		if err != nil {
-			t.Fatal(err)
-		}
-		acc, err := first.Bind(addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer acc.Close()
-		l := newLoop(t)
-		if err := l.Listen(acc, 16, 0); err != nil {
-			t.Fatal(err)
-		}
-		s, err := NewUnixSocket()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		if got, err := s.Bind(addr); !errors.Is(err, syscall.EADDRINUSE) {
-			if got != nil {
-				got.Close()
-			}
-			t.Fatalf("Bind to %s, which an acceptor listens on: %v; want EADDRINUSE", addr, err)
-		}
-	})
+	pingPong(t, acc2, func() (Socket, error) { return acc2.Accept() }, addr, client2)
 }
 
 // Two loops on two goroutines, each with its own acceptor bound with
@@ -212,7 +67,7 @@ func TestRelBindAddrInUse(t *testing.T) {
 // kernel (hashing each connection's addresses and ports) gives each loop
 // some.
 func TestRelReusePortSpreadsOverLoops(t *testing.T) {
-	relNoLeaks(t)
+	checkNoFdLeaks(t)
 	const loops, conns = 2, 200
 	var addr SockAddr
 	var accs [loops]*TCPAcceptor
@@ -250,8 +105,8 @@ func TestRelReusePortSpreadsOverLoops(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h := relNewH(t)
-			h.onR = func(l *EventLoop[int], _ Token, _ ReadHint) {
+			h := &recorder{}
+			h.onReadable = func(l *EventLoop[int], _ Token, _ ReadHint) {
 				for {
 					s, err := accs[i].Accept()
 					if err != nil {
@@ -289,7 +144,7 @@ func TestRelReusePortSpreadsOverLoops(t *testing.T) {
 	}
 	select {
 	case <-allIn:
-	case <-time.After(relBound):
+	case <-time.After(maxWait):
 	}
 	stop()
 	if total.Load() != conns {
@@ -301,4 +156,131 @@ func TestRelReusePortSpreadsOverLoops(t *testing.T) {
 		}
 	}
 	t.Logf("accepts per loop: %v", counts)
+}
+
+// Which kernels spread one address's connections over SO_REUSEPORT
+// listeners: Linux (reuseport groups), DragonFly (SO_REUSEPORT) and FreeBSD
+// 12+ (only with SO_REUSEPORT_LB); on XNU, NetBSD and OpenBSD the option
+// only lets the sockets share the address.
+func TestReusePortBalancesPerKernel(t *testing.T) {
+	for goos, want := range map[string]bool{"linux": true, "dragonfly": true, "freebsd": true,
+		"darwin": false, "netbsd": false, "openbsd": false, "windows": false} {
+		if got := reusePortBalances(goos); got != want {
+			t.Errorf("reusePortBalances(%q) = %v, want %v", goos, got, want)
+		}
+	}
+}
+
+func TestTCPBindReusePortShares(t *testing.T) {
+	first := newTCPSocket4or6(t, loopback4)
+	if err := first.SetReusePort(true); err != nil {
+		t.Fatal(err)
+	}
+	acc1, err := first.Bind(InetAddr(loopback4, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc1.Close()
+	if err := acc1.listen(16); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := acc1.LocalAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newTCPSocket4or6(t, loopback4)
+	if err := second.SetReusePort(true); err != nil {
+		t.Fatal(err)
+	}
+	acc2, err := second.Bind(addr)
+	if err != nil {
+		t.Fatalf("second SO_REUSEPORT Bind to %s: %v", addr, err)
+	}
+	defer acc2.Close()
+	if err := acc2.listen(16); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSocketOptionsReadBack(t *testing.T) {
+	s := newTCPSocket4or6(t, loopback4)
+	fd := s.Fd()
+	bools := []struct {
+		name       string
+		set        func(bool) error
+		level, opt int
+	}{
+		{"SO_REUSEADDR", s.SetReuseAddr, unix.SOL_SOCKET, unix.SO_REUSEADDR},
+		{"SO_REUSEPORT", s.SetReusePort, unix.SOL_SOCKET, unix.SO_REUSEPORT},
+		{"SO_KEEPALIVE", s.SetKeepAlive, unix.SOL_SOCKET, unix.SO_KEEPALIVE},
+		{"TCP_NODELAY", s.SetNoDelay, unix.IPPROTO_TCP, unix.TCP_NODELAY},
+	}
+	for _, b := range bools {
+		for _, on := range []bool{true, false, true} {
+			if err := b.set(on); err != nil {
+				t.Fatalf("set %s %v: %v", b.name, on, err)
+			}
+			v, err := unix.GetsockoptInt(fd, b.level, b.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (v != 0) != on {
+				t.Errorf("%s set to %v reads back %d", b.name, on, v)
+			}
+		}
+	}
+
+	for _, tc := range []struct {
+		sec  int
+		want unix.Linger
+	}{{5, unix.Linger{Onoff: 1, Linger: 5}}, {0, unix.Linger{Onoff: 1, Linger: 0}}, {-1, unix.Linger{}}} {
+		if err := s.SetLinger(tc.sec); err != nil {
+			t.Fatalf("SetLinger(%d): %v", tc.sec, err)
+		}
+		l, err := unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (l.Onoff != 0) != (tc.want.Onoff != 0) || (tc.want.Onoff != 0 && l.Linger != tc.want.Linger) {
+			t.Errorf("SetLinger(%d) reads back %+v, want %+v", tc.sec, *l, tc.want)
+		}
+	}
+
+	u, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	for _, b := range []struct {
+		name string
+		fd   int
+		set  func(int) error
+		opt  int
+	}{
+		{"TCP SO_RCVBUF", fd, s.SetRecvBuffer, unix.SO_RCVBUF},
+		{"TCP SO_SNDBUF", fd, s.SetSendBuffer, unix.SO_SNDBUF},
+		{"Unix SO_RCVBUF", u.Fd(), u.SetRecvBuffer, unix.SO_RCVBUF},
+		{"Unix SO_SNDBUF", u.Fd(), u.SetSendBuffer, unix.SO_SNDBUF},
+	} {
+		// Two sizes that read back differently prove the call took effect,
+		// whatever the default was.
+		var got [2]int
+		for i, req := range []int{6000, 60000} {
+			if err := b.set(req); err != nil {
+				t.Fatalf("set %s %d: %v", b.name, req, err)
+			}
+			v, err := unix.GetsockoptInt(b.fd, unix.SOL_SOCKET, b.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Linux doubles the value for its bookkeeping (socket(7)).
+			if v < req || runtime.GOOS == "linux" && v != 2*req {
+				t.Errorf("%s set to %d reads back %d", b.name, req, v)
+			}
+			got[i] = v
+		}
+		if got[0] == got[1] {
+			t.Errorf("%s: setting 6000 and 60000 both read back %d", b.name, got[0])
+		}
+	}
 }

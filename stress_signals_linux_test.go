@@ -162,7 +162,7 @@ func TestHarnessSignalsProfileAndPreemption(t *testing.T) {
 
 	l := newLoop(t)
 	h := &hzSigLoop{t: t, rng: rand.New(rand.NewPCG(6, 5)), due: map[Token]time.Time{}, wantTmrs: 400, wantTrip: 2000}
-	if hzRaceEnabled {
+	if raceEnabled {
 		h.wantTmrs, h.wantTrip = 150, 600
 	}
 	for i := range 4 {
@@ -229,15 +229,6 @@ func TestHarnessExecChildHelper(t *testing.T) {
 	}
 }
 
-// hzExecSrv is an echo server handler that reports each accepted fd.
-type hzExecSrv struct {
-	NopHandler[int]
-	srv *hzEchoSrv
-}
-
-func (h *hzExecSrv) Readable(l *EventLoop[int], tok Token, _ ReadHint) { h.srv.ready(l, tok) }
-func (h *hzExecSrv) Writable(l *EventLoop[int], tok Token)             { h.srv.ready(l, tok) }
-
 // hzNetEcho sends msg through a Go net connection to addr and checks that
 // the same bytes come back.
 func hzNetEcho(t *testing.T, network, addr string, msg []byte) {
@@ -269,7 +260,7 @@ func hzNetEcho(t *testing.T, network, addr string, msg []byte) {
 // echoes.
 func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	before := openFds()
+	checkNoFdLeaks(t)
 	// Push the loop's fds above the numbers a fresh child opens for itself
 	// (its runtime's epoll and pipes), so an equal number and target in
 	// the child can only be an inherited fd.
@@ -291,7 +282,7 @@ func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, addr := hzNewEchoSrv(t, l, 4<<10)
+	srv, addr := newTCPEchoServer(t, l, 4<<10)
 	accepted := make(chan int, 16)
 	srv.onAccept = func(fd int) { accepted <- fd }
 	// A Unix listener, a client connected to the TCP listener through the
@@ -326,7 +317,7 @@ func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- l.Run(&hzExecSrv{srv: srv}) }()
+	go func() { done <- l.Run(&echoOnly{srv: srv}) }()
 	running := true
 	stopLoop := func() {
 		if running {
@@ -413,7 +404,4 @@ func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 		unix.Close(fd)
 	}
 	fillers = nil
-	if leaked := hzLeakedSince(before); len(leaked) > 0 {
-		t.Fatalf("leaked fds: %s", hzShow(leaked))
-	}
 }

@@ -2,6 +2,6 @@
 
 package mio
 
-// hzRaceEnabled reports whether the race detector is on, so that the
+// raceEnabled reports whether the race detector is on, so that the
 // harness tests can scale their round counts down under it.
-const hzRaceEnabled = false
+const raceEnabled = false
