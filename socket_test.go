@@ -319,17 +319,6 @@ func TestBindWrongFamily(t *testing.T) {
 	acc.Close()
 }
 
-func TestTCPBindAddrInUse(t *testing.T) {
-	_, addr := tcpListener(t, loopback4, 0)
-	s := newTCPSocket4or6(t, loopback4)
-	if acc, err := s.Bind(addr); !errors.Is(err, syscall.EADDRINUSE) {
-		t.Fatalf("Bind to %s, which a listener holds = %v, %v; want EADDRINUSE", addr, acc, err)
-	}
-	if s.Fd() < 0 {
-		t.Fatal("failed Bind consumed the socket")
-	}
-}
-
 func TestUnixBindPathTooLong(t *testing.T) {
 	dir := t.TempDir()
 	if len(dir)+2 > unixPathMax {

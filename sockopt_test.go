@@ -171,37 +171,6 @@ func TestReusePortBalancesPerKernel(t *testing.T) {
 	}
 }
 
-func TestTCPBindReusePortShares(t *testing.T) {
-	first := newTCPSocket4or6(t, loopback4)
-	if err := first.SetReusePort(true); err != nil {
-		t.Fatal(err)
-	}
-	acc1, err := first.Bind(InetAddr(loopback4, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer acc1.Close()
-	if err := acc1.listen(16); err != nil {
-		t.Fatal(err)
-	}
-	addr, err := acc1.LocalAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second := newTCPSocket4or6(t, loopback4)
-	if err := second.SetReusePort(true); err != nil {
-		t.Fatal(err)
-	}
-	acc2, err := second.Bind(addr)
-	if err != nil {
-		t.Fatalf("second SO_REUSEPORT Bind to %s: %v", addr, err)
-	}
-	defer acc2.Close()
-	if err := acc2.listen(16); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestSocketOptionsReadBack(t *testing.T) {
 	s := newTCPSocket4or6(t, loopback4)
 	fd := s.Fd()

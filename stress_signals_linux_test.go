@@ -43,8 +43,6 @@ type hzSigLoop struct {
 	lateMax  time.Duration
 }
 
-const hzSigWatchdog Token = 1 << 40
-
 func (h *hzSigLoop) arm(l *EventLoop[int]) {
 	h.nextTok++
 	after := time.Duration(h.rng.IntN(20000)) * time.Microsecond
@@ -55,7 +53,7 @@ func (h *hzSigLoop) arm(l *EventLoop[int]) {
 }
 
 func (h *hzSigLoop) Timeout(l *EventLoop[int], tok Token) {
-	if tok == hzSigWatchdog {
+	if tok == watchdogToken {
 		h.t.Errorf("still running at the deadline: %d of %d timers, %d of %d round trips", h.timers, h.wantTmrs, h.trips, h.wantTrip)
 		l.Shutdown()
 		return
@@ -179,7 +177,7 @@ func TestHarnessSignalsProfileAndPreemption(t *testing.T) {
 	for range 50 {
 		h.arm(l)
 	}
-	if _, err := l.Timeout(hzSigWatchdog, 30*time.Second); err != nil {
+	if _, err := l.Timeout(watchdogToken, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Run(h); err != nil {

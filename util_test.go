@@ -310,14 +310,14 @@ func runInBackground(t *testing.T, l *EventLoop[int]) <-chan error {
 	case <-running:
 	case err := <-done:
 		t.Fatalf("Run returned before dispatching: %v", err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(maxWait):
 		t.Fatal("Run dispatched nothing")
 	}
 	return done
 }
 
 // awaitRun waits for a Run or RunOnce started in the background to return
-// done's error, which must be nil. After 30 seconds it shuts the loop down,
+// done's error, which must be nil. After maxWait it shuts the loop down,
 // waits, and fails with what was expected.
 func awaitRun(t *testing.T, l *EventLoop[int], done <-chan error, what string) {
 	t.Helper()
@@ -326,7 +326,7 @@ func awaitRun(t *testing.T, l *EventLoop[int], done <-chan error, what string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(maxWait):
 		l.Shutdown()
 		<-done
 		t.Fatal(what)
@@ -855,10 +855,10 @@ func pairOn(t testing.TB, num int) (a, b *RawFd, ok bool) {
 // iterations of at most a bounded wait.
 func runUntil(t *testing.T, l *EventLoop[int], h Handler[int], stop func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(maxWait)
 	for !stop() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 30s")
+			t.Fatalf("condition not reached within %v", maxWait)
 		}
 		if err := l.RunOnce(h, time.Second); err != nil {
 			t.Fatal(err)
@@ -867,11 +867,11 @@ func runUntil(t *testing.T, l *EventLoop[int], h Handler[int], stop func() bool)
 }
 
 // runOnceBounded runs one iteration that may sleep for ever, in the
-// background, and fails the test if it has not returned within 30 seconds
+// background, and fails the test if it has not returned within maxWait
 // (then it shuts the loop down, so nothing is left running).
 func runOnceBounded(t *testing.T, l *EventLoop[int], h Handler[int]) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- l.RunOnce(h, -1) }()
-	awaitRun(t, l, done, "RunOnce still sleeping after 30s")
+	awaitRun(t, l, done, "RunOnce still sleeping after maxWait")
 }
