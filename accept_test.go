@@ -26,7 +26,7 @@ import (
 // and the clients' retransmissions, 1 s apart and growing, would turn this
 // into a test of TCP's back-off instead of the loop). Every client must be
 // accepted, each exactly once, matched by its port.
-func TestRelAccept2000ClientsBacklog128(t *testing.T) {
+func TestAccept2000ClientsThroughBacklog128(t *testing.T) {
 	checkNoFdLeaks(t)
 	const (
 		clients = 2000
@@ -118,7 +118,7 @@ func TestRelAccept2000ClientsBacklog128(t *testing.T) {
 // drop it and answer ECONNABORTED, which Accept skips. Either way Accept
 // never returns ECONNABORTED: it returns a socket whose first read gives
 // ECONNRESET (or EOF), or skips it, and the client after them is served.
-func TestRelAcceptResetBeforeAccept(t *testing.T) {
+func TestAcceptSkipsConnectionResetWhileQueued(t *testing.T) {
 	checkNoFdLeaks(t)
 	acc, addr := boundTCP(t, loopback4)
 	l := newLoop(t)
@@ -195,7 +195,7 @@ func TestRelAcceptResetBeforeAccept(t *testing.T) {
 // Closing the acceptor while connections are pending: no callback for it
 // comes afterwards, also not from an event fetched in the same batch, and
 // the pending clients see their connection end.
-func TestRelAcceptorClosedWithPending(t *testing.T) {
+func TestAcceptorClosedWithPendingConnections(t *testing.T) {
 	for _, where := range []string{"before-poll", "in-batch", "own-callback"} {
 		t.Run(where, func(t *testing.T) {
 			checkNoFdLeaks(t)

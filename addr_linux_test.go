@@ -13,7 +13,7 @@ import (
 // flows, the acceptor and both ends name the abstract address, no file
 // appears, a second Bind of the name while it is listened on gives
 // EADDRINUSE, and once the acceptor is closed the name is gone.
-func TestRelAbstractUnixThroughLoop(t *testing.T) {
+func TestAbstractUnixStreamThroughLoop(t *testing.T) {
 	checkNoFdLeaks(t)
 	name := fmt.Sprintf("@mio-rel-%d-%d", os.Getpid(), time.Now().UnixNano())
 	addr := UnixAddr(name)
@@ -100,7 +100,7 @@ func abstractStream(t *testing.T, name string) {
 // Issue 12, item 9, for streams: a listener at "@name\x00x" is reached by
 // its whole name, not by "@name" (which another listener holds here), and
 // getsockname and getpeername report it whole.
-func TestRelAbstractUnixNameWithNUL(t *testing.T) {
+func TestAbstractUnixStreamNameWithNUL(t *testing.T) {
 	checkNoFdLeaks(t)
 	base := fmt.Sprintf("@mio-rel-nul-%d", os.Getpid())
 	s, err := NewUnixSocket()
@@ -126,7 +126,7 @@ func TestRelAbstractUnixNameWithNUL(t *testing.T) {
 }
 
 // Issue 12, item 10, for streams: a 107-byte abstract name.
-func TestRelAbstractUnixName107(t *testing.T) {
+func TestAbstractUnixStreamName107(t *testing.T) {
 	checkNoFdLeaks(t)
 	abstractStream(t, abstractName107("rel"))
 }

@@ -166,7 +166,7 @@ func pingPong(t *testing.T, acc Acceptor, accept func() (Socket, error), addr So
 
 // IPv6 loopback through the loop: Connect, Listen, Accept, data both ways,
 // and every address names ::1.
-func TestRelIPv6ThroughLoop(t *testing.T) {
+func TestIPv6LoopbackThroughLoop(t *testing.T) {
 	ip := ipv6Loopback(t) // skips with the reason where ::1 is missing
 	checkNoFdLeaks(t)
 	acc, addr := boundTCP(t, ip)

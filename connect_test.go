@@ -257,7 +257,7 @@ func TestConnectUnixRetryFailureReported(t *testing.T) {
 
 // A refused connect reports exactly one error, through Writable and
 // TakeError, and the socket stays open and the user's to close.
-func TestRelConnectRefusedOnceSocketKept(t *testing.T) {
+func TestConnectRefusedReportedOnceSocketKept(t *testing.T) {
 	forEachLoopback(t, func(t *testing.T, _ string, ip netip.Addr) {
 		checkNoFdLeaks(t)
 		addr := deadTCPAddr(t, ip)
@@ -349,7 +349,7 @@ func tcpListenerFull(t *testing.T) (*TCPAcceptor, SockAddr) {
 // A connect cancelled by a timer (the handler closes the connecting
 // socket) ends cleanly: Close succeeds and nothing more is reported for its
 // token, even once the listener has room again.
-func TestRelConnectCancelledByTimer(t *testing.T) {
+func TestConnectCancelledByTimer(t *testing.T) {
 	t.Run("tcp", func(t *testing.T) {
 		if runtime.GOOS != "linux" {
 			t.Skip("relies on Linux dropping SYNs to a full accept queue")
@@ -483,7 +483,7 @@ func TestRelConnectCancelledByTimer(t *testing.T) {
 // a new socket whose connect is deferred too. The first connect's retry
 // must not act for the second: no Writable may reach the new token before
 // its socket is connected or has failed.
-func TestRelConnectCancelledRetryFdReuse(t *testing.T) {
+func TestConnectRetryCancelledFdReused(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("EAGAIN from a Unix connect is Linux behaviour")
 	}
@@ -591,7 +591,7 @@ func TestRelConnectCancelledRetryFdReuse(t *testing.T) {
 // Connecting to the unspecified address: Linux connects to loopback
 // (0.0.0.0 means 127.0.0.1, :: means ::1), so a loopback listener accepts
 // it and PeerAddr names the loopback address.
-func TestRelConnectUnspecifiedAddress(t *testing.T) {
+func TestConnectUnspecifiedAddress(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		loop, unspc func(t *testing.T) netip.Addr
@@ -663,7 +663,7 @@ func TestRelConnectUnspecifiedAddress(t *testing.T) {
 // ErrWouldBlock, or the connect's error if it already failed; either way the
 // refusal must still reach the handler through Writable and TakeError, as
 // Connect promises.
-func TestRelConnectWriteBeforeRefused(t *testing.T) {
+func TestWriteBeforeRefusedConnectKeepsRefusal(t *testing.T) {
 	checkNoFdLeaks(t)
 	addr := deadTCPAddr(t, loopback4)
 	l := newLoop(t)
@@ -690,7 +690,7 @@ func TestRelConnectWriteBeforeRefused(t *testing.T) {
 // The same through the natural handler: Readable (which dispatch calls
 // first) reads, Writable checks the connect. The read must not hide the
 // refusal from TakeError.
-func TestRelConnectReadInReadableKeepsRefusal(t *testing.T) {
+func TestReadBeforeRefusedConnectKeepsRefusal(t *testing.T) {
 	checkNoFdLeaks(t)
 	addr := deadTCPAddr(t, loopback4)
 	l := newLoop(t)

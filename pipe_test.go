@@ -205,7 +205,7 @@ func TestPipeReadWriteAllocs(t *testing.T) {
 
 // The writer writes more than the pipe holds, driven by Writable, and
 // closes: the edge-triggered reader gets the rest of the data, then EOF.
-func TestRelPipeWriterCloseRestThenEOF(t *testing.T) {
+func TestPipeWriterCloseThroughLoopRestThenEOF(t *testing.T) {
 	checkNoFdLeaks(t)
 	l := newLoop(t)
 	r, pw := newPipe(t)
@@ -258,7 +258,7 @@ func TestRelPipeWriterCloseRestThenEOF(t *testing.T) {
 // registration is told (Writable, with the error), and Write returns EPIPE.
 // A pipe has no MSG_NOSIGNAL, so SIGPIPE is raised too; the Go runtime
 // ignores it for such fds, which this test relies on by surviving.
-func TestRelPipeReaderCloseWriterEPIPE(t *testing.T) {
+func TestPipeReaderCloseThroughLoopWriterEPIPE(t *testing.T) {
 	checkNoFdLeaks(t)
 	l := newLoop(t)
 	r, pw := newPipe(t)

@@ -55,7 +55,7 @@ func (h *hzOnlyWritable) Writable(_ *EventLoop[int], tok Token) {
 // dup (epoll keys it by file and number), and after Deregister its events,
 // which carry the old generation, must reach no one, also not a new
 // registration on the same fd number.
-func TestHarnessDupCloseNoEventsAfterDeregister(t *testing.T) {
+func TestDupCloseNoEventsAfterDeregister(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	for _, raw := range []bool{false, true} {
 		for _, opt := range []PollOpt{Level, Edge, Oneshot, Edge | Oneshot} {

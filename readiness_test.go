@@ -27,7 +27,7 @@ import (
 // as Writable whose write fails. A handler that deregisters then hears
 // nothing more, and an edge-triggered registration left in place is
 // reported once.
-func TestRelErrHupUnaskedNoSpin(t *testing.T) {
+func TestErrorAndHangUpUnaskedNoSpin(t *testing.T) {
 	type setup struct {
 		name string
 		make func(t *testing.T) Evented
@@ -101,7 +101,7 @@ func TestRelErrHupUnaskedNoSpin(t *testing.T) {
 // whatever the loop reports for it (Linux reports it writable and hung up),
 // no Readable carries DataHint, TakeError is nil, PeerAddr gives ENOTCONN,
 // and neither Read nor Write moves data or pretends to wait.
-func TestRelUnconnectedNeverLooksConnected(t *testing.T) {
+func TestUnconnectedSocketNeverLooksConnected(t *testing.T) {
 	for _, kind := range []string{"tcp4", "unix"} {
 		t.Run(kind, func(t *testing.T) {
 			checkNoFdLeaks(t)
@@ -718,7 +718,7 @@ func (c *hzCount) Readable(_ *EventLoop[int], tok Token, _ ReadHint) {
 // More ready fds than Config.EventCapacity holds are all served, and
 // fairly: with level triggering every fd keeps being served within a bounded
 // number of polls; with edge triggering each is served exactly once.
-func TestHarnessMoreReadyThanCapacityFair(t *testing.T) {
+func TestMoreReadyThanCapacityServedFairly(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	const capacity, n = 8, 200
 	const sweep = (n + capacity - 1) / capacity // polls one full pass takes

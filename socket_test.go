@@ -400,7 +400,7 @@ func TestUnixBindExistingPathAndCloseRemovesFile(t *testing.T) {
 // Binding an address an acceptor is listening on fails with EADDRINUSE
 // (errors.Is), for TCP despite SO_REUSEADDR, and for a Unix path; the
 // failed socket is left to its owner.
-func TestRelBindAddrInUse(t *testing.T) {
+func TestBindAddrInUse(t *testing.T) {
 	forEachLoopback(t, func(t *testing.T, _ string, ip netip.Addr) {
 		checkNoFdLeaks(t)
 		acc, addr := boundTCP(t, ip)

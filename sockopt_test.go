@@ -20,7 +20,7 @@ import (
 // port that a connection holds in TIME_WAIT. The server closes first, so
 // the TIME_WAIT is on the server's port; a control bind without
 // SO_REUSEADDR shows it is really there.
-func TestRelReuseAddrAfterTimeWait(t *testing.T) {
+func TestReuseAddrRebindsAfterTimeWait(t *testing.T) {
 	checkNoFdLeaks(t)
 	acc, addr := boundTCP(t, loopback4)
 	client := newTCPSocket4or6(t, loopback4)
@@ -66,7 +66,7 @@ func TestRelReuseAddrAfterTimeWait(t *testing.T) {
 // SO_REUSEPORT to the same port: 200 connections are all accepted, and the
 // kernel (hashing each connection's addresses and ports) gives each loop
 // some.
-func TestRelReusePortSpreadsOverLoops(t *testing.T) {
+func TestReusePortSpreadsAcceptsOverLoops(t *testing.T) {
 	checkNoFdLeaks(t)
 	const loops, conns = 2, 200
 	var addr SockAddr

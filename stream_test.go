@@ -21,7 +21,7 @@ import (
 // Shutdown(ShutWrite) gives the peer every byte and then EOF, while the
 // other direction goes on: the peer answers after the EOF and the client,
 // which can no longer write, reads the whole answer, all through the loop.
-func TestRelShutdownWriteHalfClose(t *testing.T) {
+func TestShutdownWriteHalfCloseThroughLoop(t *testing.T) {
 	for _, k := range pairKinds {
 		t.Run(k.name, func(t *testing.T) {
 			checkNoFdLeaks(t)
@@ -124,7 +124,7 @@ func TestRelShutdownWriteHalfClose(t *testing.T) {
 }
 
 // Writing after Shutdown(ShutWrite) returns EPIPE and raises no SIGPIPE.
-func TestRelWriteAfterShutdownWriteEPIPE(t *testing.T) {
+func TestWriteAfterShutdownWriteEPIPE(t *testing.T) {
 	for _, k := range pairKinds {
 		t.Run(k.name, func(t *testing.T) {
 			checkNoFdLeaks(t)
@@ -157,7 +157,7 @@ var howName = map[ShutdownHow]string{ShutRead: "read", ShutWrite: "write", ShutB
 // nothing, and returns nil (socket_unix.go's Shutdown doc). The peer still
 // sees exactly one EOF and the other direction still works. A socket reset
 // by its peer is no longer connected: Shutdown returns ENOTCONN.
-func TestRelShutdownTwice(t *testing.T) {
+func TestShutdownTwice(t *testing.T) {
 	for _, k := range pairKinds {
 		for _, seq := range [][2]ShutdownHow{
 			{ShutWrite, ShutWrite}, {ShutRead, ShutRead}, {ShutBoth, ShutBoth},
@@ -241,7 +241,7 @@ func resetPair(t *testing.T, k pairKind) Socket {
 
 // A peer's reset reaches the loop as Readable with HupHint and/or
 // ErrorHint, and the read gives ECONNRESET.
-func TestRelPeerResetReadECONNRESET(t *testing.T) {
+func TestPeerResetReadsECONNRESET(t *testing.T) {
 	for _, k := range pairKinds {
 		t.Run(k.name, func(t *testing.T) {
 			if k.name == "unix" && runtime.GOOS != "linux" {
@@ -277,7 +277,7 @@ func TestRelPeerResetReadECONNRESET(t *testing.T) {
 
 // Writing into a reset connection returns EPIPE or ECONNRESET, and no
 // SIGPIPE arrives.
-func TestRelWriteIntoResetNoSIGPIPE(t *testing.T) {
+func TestWriteIntoResetNoSIGPIPE(t *testing.T) {
 	for _, k := range pairKinds {
 		t.Run(k.name, func(t *testing.T) {
 			checkNoFdLeaks(t)
@@ -323,7 +323,7 @@ func drainToEOF(t *testing.T, sock io.Reader, buf []byte, n *int64, sum *uint32)
 // Data followed by FIN: every byte comes before EOF, to an edge-triggered
 // reader, whether the FIN is queued behind the data before the first poll
 // or follows a stream written through the loop.
-func TestRelDataThenFINEveryByteBeforeEOF(t *testing.T) {
+func TestDataThenFINEveryByteBeforeEOF(t *testing.T) {
 	for _, k := range pairKinds {
 		for _, how := range []string{"prequeued", "streamed"} {
 			t.Run(k.name+"/"+how, func(t *testing.T) {
@@ -454,7 +454,7 @@ func (w *streamWriter) want(t *testing.T, l *EventLoop[int], on bool) {
 // 100 MB through partial writes over small socket buffers, one way through
 // the loop, arrives byte-exact and in order (a running CRC-32 on each side,
 // so no 100 MB buffer is needed).
-func TestRel100MBThroughPartialWrites(t *testing.T) {
+func Test100MBThroughPartialWrites(t *testing.T) {
 	const total = 100 << 20
 	for _, k := range []pairKind{pairKinds[0], pairKinds[2]} { // tcp4, unix
 		t.Run(k.name, func(t *testing.T) {
@@ -501,7 +501,7 @@ func TestRel100MBThroughPartialWrites(t *testing.T) {
 // interest only while data is pending gets few Writable callbacks while the
 // buffers are full, and none once it is done and has dropped the interest:
 // no EPOLLOUT spin. A positive control shows the counting would see one.
-func TestRelWriteInterestOnlyWhilePending(t *testing.T) {
+func TestWriteInterestOnlyWhilePendingNoSpin(t *testing.T) {
 	checkNoFdLeaks(t)
 	l := newLoop(t)
 	c, s := tcpPair(t, loopback4, 64<<10)

@@ -263,7 +263,7 @@ func (h *hzChaos) Tick(l *EventLoop[int]) {
 	}
 }
 
-func TestHarnessChaosClients(t *testing.T) {
+func TestStressChaosClients(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	chaos, well := 200, 40
 	if raceEnabled {

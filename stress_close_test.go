@@ -20,7 +20,7 @@ import (
 // the loop must end up released exactly once (a second Close says
 // ErrClosed), and no fd may be left open. Under -race the detector also
 // sees the release racing with the running loop's reads of its state.
-func TestHarnessCloseRacingRunStart(t *testing.T) {
+func TestStressCloseRacingRunStart(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("needs two Ps for Close and Run to overlap")

@@ -165,7 +165,7 @@ func (h *hzLifeHandler) closeAndReuse(l *EventLoop[int], e *hzLifeEnt) {
 	}
 }
 
-func TestHarnessLifecycleStress(t *testing.T) {
+func TestStressRegistrationLifecycle(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	rounds := 3000
 	if raceEnabled {

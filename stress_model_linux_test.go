@@ -525,8 +525,8 @@ func hzModelSeeds() [][]byte {
 }
 
 // The seed corpus exercises every part of the model: the checks below fail
-// if a change to the decoding leaves FuzzHarnessLoopModel testing little.
-func TestHarnessLoopModelSeedsCover(t *testing.T) {
+// if a change to the decoding leaves FuzzLoopModel testing little.
+func TestStressLoopModelSeedsCover(t *testing.T) {
 	var sum hzModelStats
 	for _, s := range hzModelSeeds() {
 		st := hzRunModel(t, s)
@@ -543,7 +543,7 @@ func TestHarnessLoopModelSeedsCover(t *testing.T) {
 	}
 }
 
-func FuzzHarnessLoopModel(f *testing.F) {
+func FuzzLoopModel(f *testing.F) {
 	for _, s := range hzModelSeeds() {
 		f.Add(s)
 	}

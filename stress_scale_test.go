@@ -184,9 +184,9 @@ func hzHeapInuse() uint64 {
 
 // Ten thousand connections need twenty thousand fds when both ends live in
 // this process. Where RLIMIT_NOFILE cannot give that many, the clients run
-// in a child process (this test binary again, TestHarnessScaleChildHelper),
+// in a child process (this test binary again, TestStressScaleChildHelper),
 // which keeps the server's side of the test unchanged.
-func TestHarnessScale10kConnections(t *testing.T) {
+func TestStressScale10kConnections(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	n := 10000
 	if raceEnabled {
@@ -287,7 +287,7 @@ func TestHarnessScale10kConnections(t *testing.T) {
 // hzScaleInChild runs the n clients in a child process and returns the
 // number of server connections and the heap in use once all were echoed.
 func hzScaleInChild(t *testing.T, srv *echoServer, addr SockAddr, n int, closing *atomic.Bool, serverClosed <-chan struct{}) (int64, uint64) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHarnessScaleChildHelper$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStressScaleChildHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", hzScaleChildEnv, addr, n))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -349,12 +349,12 @@ func hzScaleInChild(t *testing.T, srv *echoServer, addr SockAddr, n int, closing
 	return peak, heap
 }
 
-// TestHarnessScaleChildHelper is the client process of the scale test; run
+// TestStressScaleChildHelper is the client process of the scale test; run
 // directly, it does nothing.
-func TestHarnessScaleChildHelper(t *testing.T) {
+func TestStressScaleChildHelper(t *testing.T) {
 	spec := os.Getenv(hzScaleChildEnv)
 	if spec == "" {
-		t.Skip("the client process of TestHarnessScale10kConnections")
+		t.Skip("the client process of TestStressScale10kConnections")
 	}
 	var addrText string
 	var n int
@@ -422,7 +422,7 @@ func (h *hzChurnHandler) Timeout(*EventLoop[int], Token) { h.timeouts++ }
 // Loops created and closed by the thousand, some with registrations, timers
 // and messages, some closed while running on another goroutine, leave no fd
 // and no goroutine behind.
-func TestHarnessLoopChurnLeaksNothing(t *testing.T) {
+func TestStressLoopChurnLeaksNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	checkNoFdLeaks(t)
 	r, w, err := Pipe()
@@ -455,7 +455,7 @@ func TestHarnessLoopChurnLeaksNothing(t *testing.T) {
 			}
 		case 2: // closed from another goroutine while running
 			// Close only once Run is surely running: a Close racing with
-			// Run's start is TestHarnessCloseRacingRunStart's subject.
+			// Run's start is TestStressCloseRacingRunStart's subject.
 			h.running = make(chan struct{})
 			done := make(chan error, 1)
 			go func() { done <- l.Run(h) }()

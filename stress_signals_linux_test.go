@@ -109,7 +109,7 @@ func (h *hzSigLoop) maybeDone(l *EventLoop[int]) {
 // straight at the loop's thread all interrupt the loop's epoll_pwait2: it
 // must report no error, fire no timer early and lose no I/O; and RunOnce
 // with nothing to do must not return before its timeout.
-func TestHarnessSignalsProfileAndPreemption(t *testing.T) {
+func TestStressSignalsProfileAndPreemption(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var prof bytes.Buffer
 	if err := pprof.StartCPUProfile(&prof); err != nil {
@@ -208,11 +208,11 @@ func TestHarnessSignalsProfileAndPreemption(t *testing.T) {
 
 const hzChildFdsEnv = "HZ_CHILD_LIST_FDS"
 
-// TestHarnessExecChildHelper is the child of TestHarnessExecInheritsNoLoopFds:
+// TestExecChildHelper is the child of TestExecInheritsNoLoopFds:
 // it prints its open fds. Run directly, it does nothing.
-func TestHarnessExecChildHelper(t *testing.T) {
+func TestExecChildHelper(t *testing.T) {
 	if os.Getenv(hzChildFdsEnv) != "1" {
-		t.Skip("the child process of TestHarnessExecInheritsNoLoopFds")
+		t.Skip("the child process of TestExecInheritsNoLoopFds")
 	}
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -256,7 +256,7 @@ func hzNetEcho(t *testing.T, network, addr string, msg []byte) {
 // loop's fds (epoll, eventfd, listener, accepted and connected sockets,
 // pipe): all are close-on-exec. After the child has exited the loop still
 // echoes.
-func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
+func TestExecInheritsNoLoopFds(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	checkNoFdLeaks(t)
 	// Push the loop's fds above the numbers a fresh child opens for itself
@@ -364,7 +364,7 @@ func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 		targets[fd] = target
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHarnessExecChildHelper$", "-test.count=1", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExecChildHelper$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), hzChildFdsEnv+"=1")
 	out, err := cmd.Output()
 	if err != nil {
