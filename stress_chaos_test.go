@@ -266,7 +266,7 @@ func (h *hzChaos) Tick(l *EventLoop[int]) {
 func TestStressChaosClients(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	chaos, well := 200, 40
-	if raceEnabled {
+	if shrunk() {
 		chaos, well = 100, 20
 	}
 	const bufCap = 4 << 10

@@ -26,7 +26,7 @@ func TestStressCloseRacingRunStart(t *testing.T) {
 		t.Skip("needs two Ps for Close and Run to overlap")
 	}
 	rounds := 3000
-	if raceEnabled {
+	if shrunk() {
 		rounds = 1000
 	}
 	checkNoFdLeaks(t)

@@ -168,7 +168,7 @@ func (h *hzLifeHandler) closeAndReuse(l *EventLoop[int], e *hzLifeEnt) {
 func TestStressRegistrationLifecycle(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	rounds := 3000
-	if raceEnabled {
+	if shrunk() {
 		rounds = 800
 	}
 	const perRound = 8

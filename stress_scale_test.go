@@ -189,7 +189,7 @@ func hzHeapInuse() uint64 {
 func TestStressScale10kConnections(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	n := 10000
-	if raceEnabled {
+	if shrunk() {
 		n = 3000
 	}
 	room := hzRaiseNofile(t, 2*n)

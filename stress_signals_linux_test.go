@@ -160,7 +160,7 @@ func TestStressSignalsProfileAndPreemption(t *testing.T) {
 
 	l := newLoop(t)
 	h := &hzSigLoop{t: t, rng: rand.New(rand.NewPCG(6, 5)), due: map[Token]time.Time{}, wantTmrs: 400, wantTrip: 2000}
-	if raceEnabled {
+	if shrunk() {
 		h.wantTmrs, h.wantTrip = 150, 600
 	}
 	for i := range 4 {

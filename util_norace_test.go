@@ -3,5 +3,5 @@
 package mio
 
 // raceEnabled reports whether the race detector is on, so that the
-// harness tests can scale their round counts down under it.
+// stress tests can scale their round counts down under it (see shrunk).
 const raceEnabled = false

@@ -875,3 +875,7 @@ func runOnceBounded(t *testing.T, l *EventLoop[int], h Handler[int]) {
 	go func() { done <- l.RunOnce(h, -1) }()
 	awaitRun(t, l, done, "RunOnce still sleeping after maxWait")
 }
+
+// shrunk reports whether the stress tests run at their smaller size: with
+// -short, and under the race detector, which slows them down several times.
+func shrunk() bool { return raceEnabled || testing.Short() }
