@@ -159,8 +159,11 @@ func pingPong(t *testing.T, acc Acceptor, accept func() (Socket, error), addr So
 	if string(answer) != "pong" || server == nil {
 		t.Fatalf("ping-pong over %s: client got %q", addr, answer)
 	}
-	l.Deregister(server)
-	l.Deregister(client)
+	for _, s := range []Socket{server, client} {
+		if err := l.Deregister(s); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return server
 }
 

@@ -87,7 +87,10 @@ func TestConnectSynchronousUnix(t *testing.T) {
 		t.Fatalf("precondition: a Unix connect should finish at once, got state %d, %v", state, err)
 	}
 	// Connect again through the loop on a fresh socket: the synchronous path.
-	sock2, _ := NewUnixSocket()
+	sock2, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer sock2.Close()
 	w.socks[2] = sock2
 	w.want = 1

@@ -68,7 +68,9 @@ func TestCloseWhileRunning(t *testing.T) {
 func TestRunTwiceAtOnceFails(t *testing.T) {
 	l := newLoop(t)
 	a, _ := socketPair(t)
-	l.Register(a, 1, Writable, Oneshot)
+	if err := l.Register(a, 1, Writable, Oneshot); err != nil {
+		t.Fatal(err)
+	}
 	r := &recorder{}
 	var inner error
 	r.onWritable = func(l *EventLoop[int], _ Token) { inner = l.RunOnce(r, 0) }

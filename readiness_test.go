@@ -450,15 +450,20 @@ func refusedConnect(t *testing.T) *RawFd {
 	if err := unix.Bind(ln, sa); err != nil {
 		t.Fatal(err)
 	}
-	bound, _ := unix.Getsockname(ln)
+	bound, err := unix.Getsockname(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
 	unix.Close(ln)
 	s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	unix.SetNonblock(s, true)
 	fd := NewRawFd(s)
 	t.Cleanup(func() { fd.Close() })
+	if err := unix.SetNonblock(s, true); err != nil {
+		t.Fatal(err)
+	}
 	if err := unix.Connect(s, bound); err != nil && err != unix.EINPROGRESS && err != unix.ECONNREFUSED {
 		t.Fatal(err)
 	}

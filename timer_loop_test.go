@@ -71,7 +71,9 @@ func TestSelfRearmingZeroTimerDoesNotStarveIO(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	l.Timeout(1, 0)
+	if _, err := l.Timeout(1, 0); err != nil {
+		t.Fatal(err)
+	}
 	for range 10 {
 		runOnce(t, l, r, time.Second)
 	}
@@ -126,7 +128,9 @@ func TestTimeoutsFromCallbacks(t *testing.T) {
 			l.Timeout(4, 0)
 		}
 	}
-	l.Timeout(1, 0)
+	if _, err := l.Timeout(1, 0); err != nil {
+		t.Fatal(err)
+	}
 	runUntil(t, l, r, func() bool { return len(r.fired) == 3 })
 	if !slices.Equal(r.fired, []Token{1, 3, 4}) || l.timers.len() != 0 {
 		t.Fatalf("fired %v with %d left, want [1 3 4] and none", r.fired, l.timers.len())
@@ -181,7 +185,9 @@ func TestTickEndsEveryIteration(t *testing.T) {
 	r := &recorder{}
 	var firedAtTick []int
 	r.onTick = func(*EventLoop[int]) { firedAtTick = append(firedAtTick, len(r.fired)) }
-	l.Timeout(1, 0)
+	if _, err := l.Timeout(1, 0); err != nil {
+		t.Fatal(err)
+	}
 	runOnce(t, l, r, time.Second)
 	runOnce(t, l, r, 0)
 	if r.ticks != 2 || !slices.Equal(firedAtTick, []int{1, 1}) {
