@@ -695,8 +695,8 @@ func optName(opt PollOpt) string {
 	return "level"
 }
 
-// hzCount records callbacks per token and the poll each came in.
-type hzCount struct {
+// pollCounter records callbacks per token and the poll each came in.
+type pollCounter struct {
 	NopHandler[int]
 	poll   int
 	reads  map[Token]int
@@ -705,11 +705,11 @@ type hzCount struct {
 	maxGap map[Token]int // longest run of polls without a callback, first included
 }
 
-func hzNewCount() *hzCount {
-	return &hzCount{reads: map[Token]int{}, first: map[Token]int{}, last: map[Token]int{}, maxGap: map[Token]int{}}
+func newPollCounter() *pollCounter {
+	return &pollCounter{reads: map[Token]int{}, first: map[Token]int{}, last: map[Token]int{}, maxGap: map[Token]int{}}
 }
 
-func (c *hzCount) Readable(_ *EventLoop[int], tok Token, _ ReadHint) {
+func (c *pollCounter) Readable(_ *EventLoop[int], tok Token, _ ReadHint) {
 	prev, seen := c.last[tok]
 	if !seen {
 		prev = -1
@@ -745,7 +745,7 @@ func TestMoreReadyThanCapacityServedFairly(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c := hzNewCount()
+			c := newPollCounter()
 			polls := 10 * sweep
 			for c.poll = 0; c.poll < polls; c.poll++ {
 				if err := l.RunOnce(c, 0); err != nil {

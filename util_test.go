@@ -827,7 +827,7 @@ func rawPair(t testing.TB) (*RawFd, *RawFd) {
 	return NewRawFd(fds[0]), NewRawFd(fds[1])
 }
 
-// hzPairOn opens a socket pair whose first end has the fd number num, which
+// pairOn opens a socket pair whose first end has the fd number num, which
 // the caller has just closed. ok is false when num was taken meanwhile by
 // someone else; the pair is then returned on whatever numbers it got.
 func pairOn(t testing.TB, num int) (a, b *RawFd, ok bool) {
