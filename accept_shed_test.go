@@ -18,49 +18,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// relShedChildEnv, when set (to "level" or "edge"), makes TestShedEMFILE run
+// shedChildEnv, when set (to "level" or "edge"), makes TestShedEMFILE run
 // the child's part in a re-executed test binary.
-const relShedChildEnv = "MIO_REL_SHED_CHILD"
+const shedChildEnv = "MIO_REL_SHED_CHILD"
 
 // The reserve fd is opened by the first accept and kept for the life of the
 // process. Tests that compare open fds before and after would see it appear
 // in whichever test accepts first, so the test binary takes it up front
 // (except in the child of TestShedEMFILE, which checks that it is lazy).
 func init() {
-	if os.Getenv(relShedChildEnv) == "" {
+	if os.Getenv(shedChildEnv) == "" {
 		reserveSpareFd()
 	}
-}
-
-// relShedLeaks is relNoLeaks allowing for the reserve fd, which a shed
-// closes and reopens, possibly under another number.
-func relShedLeaks(t *testing.T) {
-	t.Helper()
-	before := openFds()
-	t.Cleanup(func() {
-		acceptSpare.mu.Lock()
-		sp := "none"
-		if acceptSpare.held.Load() {
-			sp = fmt.Sprint(acceptSpare.fd) + "->"
-		}
-		acceptSpare.mu.Unlock()
-		for _, l := range leakedSince(before) {
-			if !strings.HasPrefix(l, sp) {
-				t.Errorf("fd left open: %v", l)
-			}
-		}
-	})
 }
 
 // shedPending, called as accept calls it on EMFILE, closes every pending
 // connection (the clients read EOF), leaves the queue empty, reports the
 // cause through errors.Is, and takes the reserve fd again.
 func TestShedClosesPendingConnections(t *testing.T) {
-	relShedLeaks(t)
+	checkNoFdLeaks(t)
 	if !spareFdHeld() {
 		t.Fatal("precondition: the reserve fd is not held")
 	}
-	acc, addr := relTCPAcceptor(t, loopback4)
+	acc, addr := boundTCP(t, loopback4)
 	if err := acc.listen(16); err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +89,8 @@ func TestShedClosesPendingConnections(t *testing.T) {
 // Level-triggered, a listener left readable would spin; edge-triggered, it
 // would be reported no more once its queue was full. Both are run.
 func TestShedEMFILE(t *testing.T) {
-	if mode := os.Getenv(relShedChildEnv); mode != "" {
-		relShedChild(t, mode)
+	if mode := os.Getenv(shedChildEnv); mode != "" {
+		shedChild(t, mode)
 		return
 	}
 	if runtime.GOOS != "linux" {
@@ -121,7 +101,7 @@ func TestShedEMFILE(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestShedEMFILE$", "-test.count=1", "-test.v", "-test.timeout=50s")
-			cmd.Env = append(os.Environ(), relShedChildEnv+"="+mode)
+			cmd.Env = append(os.Environ(), shedChildEnv+"="+mode)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("child (%s) failed: %v\n%s", mode, err, out)
@@ -137,21 +117,21 @@ func TestShedEMFILE(t *testing.T) {
 	}
 }
 
-// relShedTokens name the child's registrations and timers.
+// shedTokens name the child's registrations and timers.
 const (
-	relShedAcc Token = iota
-	relShedDeadline
-	relShedWindowEnd
-	relShedResume  // the client that comes once fds are free
-	relShedServed  // its accepted connection
-	relShedClient0 // the clients to be shed: relShedClient0 + i
+	shedAcc Token = iota
+	shedDeadline
+	shedWindowEnd
+	shedResume  // the client that comes once fds are free
+	shedServed  // its accepted connection
+	shedClient0 // the clients to be shed: shedClient0 + i
 )
 
-// relShedClients is how many clients connect while no fd is free.
-const relShedClients = 4
+// shedClients is how many clients connect while no fd is free.
+const shedClients = 4
 
-// relShedChild is the child's part of TestShedEMFILE.
-func relShedChild(t *testing.T, mode string) {
+// shedChild is the child's part of TestShedEMFILE.
+func shedChild(t *testing.T, mode string) {
 	opt := Level
 	if mode == "edge" {
 		opt = Edge
@@ -160,8 +140,8 @@ func relShedChild(t *testing.T, mode string) {
 		t.Fatal("the reserve fd is held before any accept: it should be opened lazily")
 	}
 	l := newLoop(t)
-	acc, addr := relTCPAcceptor(t, loopback4)
-	if err := l.ListenWith(acc, 16, relShedAcc, opt); err != nil {
+	acc, addr := boundTCP(t, loopback4)
+	if err := l.ListenWith(acc, 16, shedAcc, opt); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := acc.Accept(); err != ErrWouldBlock {
@@ -171,7 +151,7 @@ func relShedChild(t *testing.T, mode string) {
 		t.Fatal("the first Accept did not take the reserve fd")
 	}
 	// Every socket the clients need exists before the fds run out.
-	var clients [relShedClients]*TCPSocket
+	var clients [shedClients]*TCPSocket
 	for i := range clients {
 		clients[i] = newTCPSocket4or6(t, loopback4)
 	}
@@ -217,7 +197,7 @@ func relShedChild(t *testing.T, mode string) {
 	}
 
 	for i, c := range clients {
-		if err := l.Connect(c, addr, relShedClient0+Token(i)); err != nil {
+		if err := l.Connect(c, addr, shedClient0+Token(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -241,10 +221,10 @@ func relShedChild(t *testing.T, mode string) {
 		}
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	h := relNewH(t)
-	h.onR = func(l *EventLoop[int], tok Token, _ ReadHint) {
+	h := &recorder{}
+	h.onReadable = func(l *EventLoop[int], tok Token, _ ReadHint) {
 		switch {
-		case tok == relShedAcc:
+		case tok == shedAcc:
 			if phase == "window" {
 				windowReads++
 			}
@@ -270,11 +250,11 @@ func relShedChild(t *testing.T, mode string) {
 				}
 				served = s
 				t.Cleanup(func() { s.Close() })
-				if err := l.Register(s, relShedServed, Readable, Level); err != nil {
+				if err := l.Register(s, shedServed, Readable, Level); err != nil {
 					t.Error(err)
 				}
 			}
-		case tok == relShedServed:
+		case tok == shedServed:
 			var buf [16]byte
 			n, err := served.Read(buf[:])
 			if n > 0 {
@@ -285,37 +265,37 @@ func relShedChild(t *testing.T, mode string) {
 			if err != nil && err != ErrWouldBlock {
 				l.Deregister(served)
 			}
-		case tok == relShedResume:
+		case tok == shedResume:
 			var buf [16]byte
 			n, _ := resume.Read(buf[:])
 			echoed = append(echoed, buf[:n]...)
 			if string(echoed) == "ping" {
 				l.Shutdown()
 			}
-		case tok >= relShedClient0:
+		case tok >= shedClient0:
 			if _, seen := shedSeen[tok]; seen {
 				return
 			}
 			var buf [16]byte
-			_, err := clients[tok-relShedClient0].Read(buf[:])
+			_, err := clients[tok-shedClient0].Read(buf[:])
 			if err == ErrWouldBlock {
 				return
 			}
 			shedSeen[tok] = err
 			// Keep the socket (closing it would free an fd) but stop
 			// hearing about it.
-			l.Deregister(clients[tok-relShedClient0])
-			if len(shedSeen) == relShedClients && phase == "exhausted" {
+			l.Deregister(clients[tok-shedClient0])
+			if len(shedSeen) == shedClients && phase == "exhausted" {
 				phase = "window"
 				windowStart, cpuStart = time.Now(), cpuNow()
-				if _, err := l.Timeout(relShedWindowEnd, 300*time.Millisecond); err != nil {
+				if _, err := l.Timeout(shedWindowEnd, 300*time.Millisecond); err != nil {
 					t.Error(err)
 				}
 			}
 		}
 	}
-	h.onW = func(l *EventLoop[int], tok Token) {
-		if tok == relShedResume && h.writes[tok] == 1 {
+	h.onWritable = func(l *EventLoop[int], tok Token) {
+		if tok == shedResume && h.count("w", tok) == 1 {
 			if err := resume.TakeError(); err != nil {
 				t.Errorf("resume client connect: %v", err)
 				l.Shutdown()
@@ -326,35 +306,35 @@ func relShedChild(t *testing.T, mode string) {
 			}
 		}
 	}
-	h.onT = func(l *EventLoop[int], tok Token) {
+	h.onTimeout = func(l *EventLoop[int], tok Token) {
 		switch tok {
-		case relShedDeadline:
+		case shedDeadline:
 			t.Errorf("phase %s: deadline passed; clients shed %d of %d, EMFILE errors %d, echoed %q",
-				phase, len(shedSeen), relShedClients, emfile, echoed)
+				phase, len(shedSeen), shedClients, emfile, echoed)
 			l.Shutdown()
-		case relShedWindowEnd:
+		case shedWindowEnd:
 			wall := time.Since(windowStart)
 			cpuShare = float64(cpuNow()-cpuStart) / float64(wall)
 			phase = "resume"
 			closeFillers(8)
-			if err := l.Connect(resume, addr, relShedResume); err != nil {
+			if err := l.Connect(resume, addr, shedResume); err != nil {
 				t.Errorf("resume client Connect: %v", err)
 				l.Shutdown()
 			}
 		}
 	}
-	if _, err := l.Timeout(relShedDeadline, 5*time.Second); err != nil {
+	if _, err := l.Timeout(shedDeadline, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	relRun(t, l, h)
+	run(t, l, h)
 	if t.Failed() {
 		return
 	}
 	if emfile == 0 {
 		t.Fatal("Accept never reported EMFILE")
 	}
-	if emfile > relShedClients {
-		t.Fatalf("Accept reported EMFILE %d times for %d clients: the listener stayed readable", emfile, relShedClients)
+	if emfile > shedClients {
+		t.Fatalf("Accept reported EMFILE %d times for %d clients: the listener stayed readable", emfile, shedClients)
 	}
 	if !errors.Is(lastErr, syscall.EMFILE) {
 		t.Fatalf("Accept's error %v does not match EMFILE", lastErr)
@@ -384,7 +364,7 @@ func relShedChild(t *testing.T, mode string) {
 // error is reported and the other pending connections stay queued; the
 // decision is taken per kernel.
 func TestExhaustedShedsOnlyWhereTheKernelKeeps(t *testing.T) {
-	relShedLeaks(t)
+	checkNoFdLeaks(t)
 	// XNU's accept_nocancel closes the connection when falloc fails; the
 	// others allocate the fd before they take the connection off the
 	// queue, or put it back, so it stays queued.
@@ -394,7 +374,7 @@ func TestExhaustedShedsOnlyWhereTheKernelKeeps(t *testing.T) {
 			t.Errorf("%s: the kernel drops = %v, want %v", goos, got, drops)
 		}
 	}
-	acc, addr := relTCPAcceptor(t, loopback4)
+	acc, addr := boundTCP(t, loopback4)
 	if err := acc.listen(16); err != nil {
 		t.Fatal(err)
 	}

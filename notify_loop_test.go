@@ -10,27 +10,10 @@ import (
 	"time"
 )
 
-// msgRecorder collects Notify messages.
-type msgRecorder struct {
-	NopHandler[int]
-	msgs   []int
-	onMsg  func(l *EventLoop[int], m int)
-	ticked int
-}
-
-func (r *msgRecorder) Notify(l *EventLoop[int], m int) {
-	r.msgs = append(r.msgs, m)
-	if r.onMsg != nil {
-		r.onMsg(l, m)
-	}
-}
-
-func (r *msgRecorder) Tick(*EventLoop[int]) { r.ticked++ }
-
 func TestNotifyWakesSleepingLoop(t *testing.T) {
 	l := newLoop(t)
-	r := &msgRecorder{}
-	r.onMsg = func(l *EventLoop[int], m int) {
+	r := &recorder{}
+	r.onNotify = func(l *EventLoop[int], m int) {
 		if m == 3 {
 			l.Shutdown()
 		}
@@ -57,12 +40,12 @@ func TestNotifyPerSenderOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	r := &msgRecorder{}
+	r := &recorder{}
 	last := make([]int, senders)
 	for i := range last {
 		last[i] = -1
 	}
-	r.onMsg = func(l *EventLoop[int], m int) {
+	r.onNotify = func(l *EventLoop[int], m int) {
 		s, seq := m/each, m%each
 		if seq != last[s]+1 {
 			t.Errorf("sender %d: message %d after %d", s, seq, last[s])
@@ -137,7 +120,7 @@ func TestNotifyBudgetPerIteration(t *testing.T) {
 	for i := range 25 {
 		l.Channel().Send(i)
 	}
-	r := &msgRecorder{}
+	r := &recorder{}
 	var perIteration []int
 	for range 3 {
 		before := len(r.msgs)
@@ -159,7 +142,7 @@ func TestNotifyBudgetPerIteration(t *testing.T) {
 // sleeps instead of returning at once.
 func TestNotifyWakeupIsDrained(t *testing.T) {
 	l := newLoop(t)
-	r := &msgRecorder{}
+	r := &recorder{}
 	for i := range 100 {
 		l.Channel().Send(i)
 	}
@@ -175,7 +158,7 @@ func TestNotifyWakeupIsDrained(t *testing.T) {
 
 func TestNotifySendAllocatesNothing(t *testing.T) {
 	l := newLoop(t)
-	r := &msgRecorder{msgs: make([]int, 0, 1024)}
+	r := &recorder{msgs: make([]int, 0, 1024)}
 	var sendErr, runErr error
 	allocs := testing.AllocsPerRun(200, func() {
 		if err := l.Channel().Send(1); err != nil {
@@ -278,8 +261,8 @@ func benchChanNotify(b *testing.B, senders int) {
 // returns once the callback does.
 func TestCloseInNotifyDropsQueued(t *testing.T) {
 	l := newLoop(t)
-	r := &msgRecorder{}
-	r.onMsg = func(l *EventLoop[int], m int) {
+	r := &recorder{}
+	r.onNotify = func(l *EventLoop[int], m int) {
 		if m == 1 {
 			if err := l.Close(); err != nil {
 				t.Errorf("Close in Notify: %v", err)
@@ -297,8 +280,8 @@ func TestCloseInNotifyDropsQueued(t *testing.T) {
 	if fmt.Sprint(r.msgs) != "[1]" {
 		t.Fatalf("delivered %v after Close, want [1]", r.msgs)
 	}
-	if r.ticked != 0 {
-		t.Fatalf("Tick ran %d times after Close", r.ticked)
+	if r.ticks != 0 {
+		t.Fatalf("Tick ran %d times after Close", r.ticks)
 	}
 }
 
@@ -307,8 +290,8 @@ func TestCloseInNotifyDropsQueued(t *testing.T) {
 func TestCloseFromAnotherGoroutineDropsQueued(t *testing.T) {
 	l := newLoop(t)
 	entered, release := make(chan struct{}), make(chan struct{})
-	r := &msgRecorder{}
-	r.onMsg = func(l *EventLoop[int], m int) {
+	r := &recorder{}
+	r.onNotify = func(l *EventLoop[int], m int) {
 		if m == 1 {
 			close(entered)
 			<-release

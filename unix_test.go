@@ -72,7 +72,7 @@ func unixReachable(t *testing.T, kind, path string) bool {
 func TestUnixCloseLeavesReplacedSocketFile(t *testing.T) {
 	for _, kind := range []string{"stream", "dgram"} {
 		t.Run(kind, func(t *testing.T) {
-			relNoLeaks(t)
+			checkNoFdLeaks(t)
 			path := filepath.Join(t.TempDir(), "s")
 			closeOld := unixBoundAt(t, kind, path)
 			// The restarted server: removes the stale file, binds anew.
@@ -101,7 +101,7 @@ func TestUnixCloseLeavesReplacedSocketFile(t *testing.T) {
 func TestUnixCloseLeavesOtherFile(t *testing.T) {
 	for _, kind := range []string{"stream", "dgram"} {
 		t.Run(kind, func(t *testing.T) {
-			relNoLeaks(t)
+			checkNoFdLeaks(t)
 			path := filepath.Join(t.TempDir(), "s")
 			closeOld := unixBoundAt(t, kind, path)
 			if err := os.Remove(path); err != nil {
@@ -123,7 +123,7 @@ func TestUnixCloseLeavesOtherFile(t *testing.T) {
 func TestUnixCloseRemovesOwnFileOnce(t *testing.T) {
 	for _, kind := range []string{"stream", "dgram"} {
 		t.Run(kind, func(t *testing.T) {
-			relNoLeaks(t)
+			checkNoFdLeaks(t)
 			path := filepath.Join(t.TempDir(), "s")
 			closeIt := unixBoundAt(t, kind, path)
 			if err := closeIt(); err != nil {

@@ -52,7 +52,7 @@ func ugramNothing(t *testing.T, u *UnixDatagram, who string) {
 // second is reported as coming from it, whole, and the reply reaches it and
 // not the first; LocalAddr, PeerAddr and the text form keep the whole name.
 func TestUnixDatagramAbstractNameWithNUL(t *testing.T) {
-	relNoLeaks(t)
+	checkNoFdLeaks(t)
 	base := "@mio-nul-" + strconv.Itoa(os.Getpid())
 	server := ugramAbstract(t, base+"-server")
 	short := ugramAbstract(t, base)
@@ -99,7 +99,7 @@ func TestUnixDatagramAbstractNameWithNUL(t *testing.T) {
 // "@base\x00x" (here through x/sys, which passes the whole name) was
 // reported as "@base", and the reply went to the socket there.
 func TestUnixDatagramForeignSenderNameWithNUL(t *testing.T) {
-	relNoLeaks(t)
+	checkNoFdLeaks(t)
 	base := "@mio-foreign-" + strconv.Itoa(os.Getpid())
 	server := ugramAbstract(t, base+"-server")
 	decoy := ugramAbstract(t, base)
@@ -134,7 +134,7 @@ func TestUnixDatagramForeignSenderNameWithNUL(t *testing.T) {
 // A path may not hold a NUL byte: the kernel would end it there, at another
 // file. Bind, Connect and SendTo refuse it before the kernel sees it.
 func TestUnixDatagramPathWithNULRefused(t *testing.T) {
-	relNoLeaks(t)
+	checkNoFdLeaks(t)
 	u := ugramUnbound(t)
 	bad := UnixAddr(t.TempDir() + "/a\x00b")
 	check := func(op string, err error) {
@@ -159,7 +159,7 @@ func abstractName107(tag string) string {
 // Item 10: 107-byte abstract names bind, connect, send and receive, and the
 // sender's is reported whole; 108 bytes are refused with ENAMETOOLONG.
 func TestUnixDatagramAbstractName107(t *testing.T) {
-	relNoLeaks(t)
+	checkNoFdLeaks(t)
 	srvName, cliName := abstractName107("s"), abstractName107("c")
 	if len(srvName) != 108 || len(cliName) != 108 {
 		t.Fatalf("test names are %d and %d bytes, want 1+107", len(srvName), len(cliName))
@@ -204,7 +204,7 @@ func TestUnixDatagramAbstractName107(t *testing.T) {
 // RecvFrom from one sender with an abstract name holding NUL bytes
 // allocates nothing per datagram, as for a path.
 func TestUnixDatagramRecvFromAbstractNULAllocatesNothing(t *testing.T) {
-	relNoLeaks(t)
+	checkNoFdLeaks(t)
 	base := "@mio-nulalloc-" + strconv.Itoa(os.Getpid())
 	rx, tx := ugramAbstract(t, base+"\x00rx"), ugramAbstract(t, base+"\x00tx")
 	to, txAddr := UnixAddr(base+"\x00rx"), UnixAddr(base+"\x00tx")

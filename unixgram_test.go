@@ -127,8 +127,11 @@ func TestUnixDatagramPair(t *testing.T) {
 		t.Fatalf("Recv with nothing queued: %v, want ErrWouldBlock", err)
 	}
 	// Datagram boundaries hold: two sends are two receives.
-	a.Send([]byte("one"))
-	a.Send([]byte("two"))
+	for _, msg := range []string{"one", "two"} {
+		if _, err := a.Send([]byte(msg)); err != nil {
+			t.Fatalf("Send(%q): %v", msg, err)
+		}
+	}
 	for _, want := range []string{"one", "two"} {
 		if n, err := b.Recv(buf); err != nil || string(buf[:n]) != want {
 			t.Fatalf("Recv = %q, %v; want %q", buf[:n], err, want)

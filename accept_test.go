@@ -5,7 +5,10 @@ package mio
 import (
 	"errors"
 	"io"
-	"runtime"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -23,15 +26,15 @@ import (
 // and the clients' retransmissions, 1 s apart and growing, would turn this
 // into a test of TCP's back-off instead of the loop). Every client must be
 // accepted, each exactly once, matched by its port.
-func TestRelAccept2000ClientsBacklog128(t *testing.T) {
-	relNoLeaks(t)
+func TestAccept2000ClientsThroughBacklog128(t *testing.T) {
+	checkNoFdLeaks(t)
 	const (
 		clients = 2000
 		backlog = 128
 		accTok  = Token(0)
 		cliBase = Token(1000)
 	)
-	acc, addr := relTCPAcceptor(t, loopback4)
+	acc, addr := boundTCP(t, loopback4)
 	l := newLoop(t)
 	if err := l.Listen(acc, backlog, accTok); err != nil {
 		t.Fatal(err)
@@ -43,7 +46,7 @@ func TestRelAccept2000ClientsBacklog128(t *testing.T) {
 		}
 	}()
 	issued, accepted := 0, 0
-	h := relNewH(t)
+	h := &recorder{}
 	h.onTick = func(l *EventLoop[int]) {
 		for issued < clients && len(waiting) < backlog {
 			c, err := NewTCPSocketV4()
@@ -70,7 +73,7 @@ func TestRelAccept2000ClientsBacklog128(t *testing.T) {
 			issued++
 		}
 	}
-	h.onR = func(l *EventLoop[int], tok Token, _ ReadHint) {
+	h.onReadable = func(l *EventLoop[int], tok Token, _ ReadHint) {
 		if tok != accTok {
 			return
 		}
@@ -103,50 +106,11 @@ func TestRelAccept2000ClientsBacklog128(t *testing.T) {
 	}
 	h.onTick(l) // the first clients, before the first poll
 	start := time.Now()
-	relRun(t, l, h)
+	run(t, l, h)
 	if accepted != clients {
 		t.Fatalf("accepted %d of %d clients (%d issued) in %v", accepted, clients, issued, time.Since(start))
 	}
 	t.Logf("%d clients accepted in %v", clients, time.Since(start))
-}
-
-// Listen's doc says a backlog <= 0 means the system's maximum. Eight
-// clients connect to an acceptor listened with backlog 0 that does not
-// accept yet; with the maximum backlog all of them connect at once.
-func TestRelListenBacklogZeroMeansMaximum(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("relies on Linux dropping SYNs to a full accept queue")
-	}
-	relNoLeaks(t)
-	acc, addr := relTCPAcceptor(t, loopback4)
-	l := newLoop(t)
-	if err := l.Listen(acc, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	const clients = 8
-	for i := range clients {
-		c := newTCPSocket4or6(t, loopback4)
-		if err := l.Connect(c, addr, Token(1+i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h := relNewH(t)
-	connected := 0
-	h.onW = func(l *EventLoop[int], tok Token) {
-		if h.writes[tok] == 1 {
-			connected++
-			if connected == clients {
-				l.Shutdown()
-			}
-		}
-	}
-	// All connect within milliseconds; a queue of one lets one in per
-	// SYN retransmission, the first a second later.
-	relStopAfter(t, l, 2*time.Second)
-	relRun(t, l, h)
-	if connected != clients {
-		t.Fatalf("Listen with backlog 0: %d of %d clients connected within 2s; the queue is not the system's maximum", connected, clients)
-	}
 }
 
 // Clients that connect and then reset (SO_LINGER 0, Close) before the
@@ -154,9 +118,9 @@ func TestRelListenBacklogZeroMeansMaximum(t *testing.T) {
 // drop it and answer ECONNABORTED, which Accept skips. Either way Accept
 // never returns ECONNABORTED: it returns a socket whose first read gives
 // ECONNRESET (or EOF), or skips it, and the client after them is served.
-func TestRelAcceptResetBeforeAccept(t *testing.T) {
-	relNoLeaks(t)
-	acc, addr := relTCPAcceptor(t, loopback4)
+func TestAcceptSkipsConnectionResetWhileQueued(t *testing.T) {
+	checkNoFdLeaks(t)
+	acc, addr := boundTCP(t, loopback4)
 	l := newLoop(t)
 	if err := l.Listen(acc, 64, 0); err != nil {
 		t.Fatal(err)
@@ -181,10 +145,10 @@ func TestRelAcceptResetBeforeAccept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := relNewH(t)
+	h := &recorder{}
 	var resetResults []error
 	served := false
-	h.onR = func(l *EventLoop[int], tok Token, _ ReadHint) {
+	h.onReadable = func(l *EventLoop[int], tok Token, _ ReadHint) {
 		for {
 			s, err := acc.Accept()
 			if err == ErrWouldBlock {
@@ -213,7 +177,7 @@ func TestRelAcceptResetBeforeAccept(t *testing.T) {
 			s.Close()
 		}
 	}
-	relRun(t, l, h)
+	run(t, l, h)
 	if !served {
 		t.Fatal("the client queued after the reset ones was never accepted")
 	}
@@ -231,11 +195,11 @@ func TestRelAcceptResetBeforeAccept(t *testing.T) {
 // Closing the acceptor while connections are pending: no callback for it
 // comes afterwards, also not from an event fetched in the same batch, and
 // the pending clients see their connection end.
-func TestRelAcceptorClosedWithPending(t *testing.T) {
+func TestAcceptorClosedWithPendingConnections(t *testing.T) {
 	for _, where := range []string{"before-poll", "in-batch", "own-callback"} {
 		t.Run(where, func(t *testing.T) {
-			relNoLeaks(t)
-			acc, addr := relTCPAcceptor(t, loopback4)
+			checkNoFdLeaks(t)
+			acc, addr := boundTCP(t, loopback4)
 			l := newLoop(t)
 			// A ready fd registered before the acceptor, so that in one
 			// batch its event comes first.
@@ -261,8 +225,8 @@ func TestRelAcceptorClosedWithPending(t *testing.T) {
 			waitFd(t, acc.Fd(), unix.POLLIN)
 			closed := false
 			afterClose := 0
-			h := relNewH(t)
-			h.onR = func(l *EventLoop[int], tok Token, _ ReadHint) {
+			h := &recorder{}
+			h.onReadable = func(l *EventLoop[int], tok Token, _ ReadHint) {
 				if tok == 2 && closed {
 					afterClose++
 				}
@@ -291,7 +255,7 @@ func TestRelAcceptorClosedWithPending(t *testing.T) {
 				runOnce(t, l, h, 50*time.Millisecond)
 			}
 			if !closed {
-				t.Fatalf("precondition: the acceptor was not closed (callbacks %v)", h.reads)
+				t.Fatalf("precondition: the acceptor was not closed (callbacks %v)", h.calls)
 			}
 			if afterClose != 0 {
 				t.Fatalf("%d Readable callbacks for the acceptor after its Close", afterClose)
@@ -306,5 +270,190 @@ func TestRelAcceptorClosedWithPending(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Connections queued before Listen registers the acceptor are reported.
+func TestListenReportsConnectionsQueuedBefore(t *testing.T) {
+	acc, addr := tcpListener(t, loopback4, 0) // listening, not yet registered
+	const clients = 5
+	for range clients {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	l := newLoop(t)
+	if err := l.Listen(acc, 16, 1); err != nil {
+		t.Fatal(err)
+	}
+	var accepted []*TCPSocket
+	defer func() {
+		for _, c := range accepted {
+			c.Close()
+		}
+	}()
+	h := &recorder{}
+	h.onReadable = func(l *EventLoop[int], _ Token, _ ReadHint) {
+		for {
+			c, err := acc.AcceptTCP()
+			if err != nil {
+				break
+			}
+			accepted = append(accepted, c)
+		}
+		if len(accepted) >= clients {
+			l.Shutdown()
+		}
+	}
+	run(t, l, h)
+	if hints := h.hints(1); hints&DataHint == 0 {
+		t.Fatalf("Readable for pending connections came without DataHint: %v", hints)
+	}
+}
+
+func TestListenAndConnectRejectBadUse(t *testing.T) {
+	l := newLoop(t)
+	acc, _ := tcpListener(t, loopback4, 0)
+	if err := l.Listen(acc, 16, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Listen(acc, 16, 1); !errors.Is(err, ErrRegistered) {
+		t.Fatalf("second Listen: %v, want ErrRegistered", err)
+	}
+	sock, err := NewTCPSocketV4()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sock.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Connect(sock, InetAddr(netip.MustParseAddr("127.0.0.1"), 1), 2); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Connect of a closed socket: %v, want ErrClosed", err)
+	}
+}
+
+// Listen with a backlog of 0 asks for the system's maximum, not a queue of
+// one: 16 Unix connects all find room without anyone accepting.
+func TestListenZeroBacklogMeansMaximum(t *testing.T) {
+	s, err := NewUnixSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := UnixAddr(filepath.Join(t.TempDir(), "zero.sock"))
+	acc, err := s.Bind(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
+	l := newLoop(t)
+	if err := l.Listen(acc, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 16 {
+		c, err := NewUnixSocket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if state, err := c.startConnect(addr); err != nil || state != connectDone {
+			t.Fatalf("connect %d to a listener with backlog 0: state %d, %v; want an immediate connection", i, state, err)
+		}
+	}
+}
+
+// A Dup of an acceptor accepts from the same queue, and outlives the
+// original's Close.
+func TestAcceptorDupSharesQueue(t *testing.T) {
+	acc, addr := tcpListener(t, loopback4, 0)
+	dup, err := acc.Dup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dup.Close() })
+	if dup.Fd() == acc.Fd() {
+		t.Fatal("Dup returned the same fd")
+	}
+	requireNonblock(t, dup.Fd())
+	for i, a := range []*TCPAcceptor{dup, acc} {
+		c := newTCPSocket4or6(t, loopback4)
+		connectNow(t, c, addr)
+		s, err := a.Accept()
+		if err != nil {
+			t.Fatalf("connection %d: Accept: %v", i, err)
+		}
+		s.Close()
+	}
+	if err := acc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := newTCPSocket4or6(t, loopback4)
+	connectNow(t, c, addr)
+	s, err := dup.Accept()
+	if err != nil {
+		t.Fatalf("Accept on the Dup after the original was closed: %v", err)
+	}
+	s.Close()
+}
+
+// Only the acceptor that Bind returned removes the socket file.
+func TestUnixAcceptorDupKeepsTheFile(t *testing.T) {
+	acc, addr := unixListener(t, 16)
+	dup, err := acc.Dup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dup.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(addr.Path()); err != nil {
+		t.Fatalf("closing the Dup removed the socket file: %v", err)
+	}
+	if _, err := dup.Dup(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Dup of a closed acceptor: %v, want ErrClosed", err)
+	}
+	if err := acc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(addr.Path()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("after closing the original: stat %v, want the file gone", err)
+	}
+}
+
+func TestAcceptWouldBlock(t *testing.T) {
+	t.Run("tcp4", func(t *testing.T) {
+		acc, addr := tcpListener(t, loopback4, 0)
+		c := newTCPSocket4or6(t, loopback4)
+		checkAcceptWouldBlock(t, acc.Accept, acc.Fd(), c, addr)
+	})
+	t.Run("tcp6", func(t *testing.T) {
+		ip := ipv6Loopback(t)
+		acc, addr := tcpListener(t, ip, 0)
+		c := newTCPSocket4or6(t, ip)
+		checkAcceptWouldBlock(t, acc.Accept, acc.Fd(), c, addr)
+	})
+	t.Run("unix", func(t *testing.T) {
+		acc, addr := unixListener(t, 16)
+		c, err := NewUnixSocket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		checkAcceptWouldBlock(t, acc.Accept, acc.Fd(), c, addr)
+	})
+}
+
+// checkAcceptWouldBlock: ErrWouldBlock with nothing pending, one connection
+// after one connect, then ErrWouldBlock again.
+func checkAcceptWouldBlock[S closable](t *testing.T, accept func() (S, error), accFd int, client Socket, addr SockAddr) {
+	t.Helper()
+	if c, err := accept(); err != ErrWouldBlock || !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("Accept with nothing pending = %v, %v; want ErrWouldBlock itself", c, err)
+	}
+	connectNow(t, client, addr)
+	acceptOne(t, accFd, accept)
+	if c, err := accept(); err != ErrWouldBlock {
+		t.Fatalf("Accept after the only connection was taken = %v, %v; want ErrWouldBlock", c, err)
 	}
 }

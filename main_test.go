@@ -7,6 +7,6 @@ import (
 )
 
 // TestMain fails the package's test run if any goroutine outlives the
-// tests. The harness tests also check after themselves with
+// tests. The stress tests also check after themselves with
 // goleak.VerifyNone, which names the test that leaked.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

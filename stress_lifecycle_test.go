@@ -3,9 +3,7 @@
 package mio
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -15,53 +13,6 @@ import (
 // Registration lifecycle under stress: callbacks that close, deregister and
 // re-register fds whose events are still waiting later in the same batch,
 // with fd numbers reused at once, and more ready fds than one poll fetches.
-
-// hzRawPair opens a non-blocking, close-on-exec Unix stream socket pair that
-// the caller closes itself (no t.Cleanup, so thousands can come and go).
-func hzRawPair(t testing.TB) (*RawFd, *RawFd) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fd := range fds {
-		if err := unix.SetNonblock(fd, true); err != nil {
-			t.Fatal(err)
-		}
-		unix.CloseOnExec(fd)
-	}
-	return NewRawFd(fds[0]), NewRawFd(fds[1])
-}
-
-// hzFdOpen reports whether num is an open fd of this process.
-func hzFdOpen(num int) bool {
-	_, err := unix.FcntlInt(uintptr(num), unix.F_GETFD, 0)
-	return err == nil
-}
-
-// hzPairOn opens a socket pair whose first end has the fd number num, which
-// the caller has just closed. ok is false when num was taken meanwhile by
-// someone else; the pair is then returned on whatever numbers it got.
-func hzPairOn(t testing.TB, num int) (a, b *RawFd, ok bool) {
-	t.Helper()
-	a, b = hzRawPair(t)
-	switch {
-	case a.Fd() == num:
-		return a, b, true
-	case b.Fd() == num:
-		return b, a, true
-	case hzFdOpen(num):
-		return a, b, false
-	}
-	if err := unix.Dup2(a.Fd(), num); err != nil {
-		t.Fatal(err)
-	}
-	unix.CloseOnExec(num) // dup2 does not copy the flag
-	if err := a.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return NewRawFd(num), b, true
-}
 
 // hzLifeEnt is one registration of the stress test.
 type hzLifeEnt struct {
@@ -204,7 +155,7 @@ func (h *hzLifeHandler) closeAndReuse(l *EventLoop[int], e *hzLifeEnt) {
 		h.t.Fatalf("round %d: close: %v", h.round, err)
 	}
 	h.kill(e)
-	a, b, onNum := hzPairOn(h.t, num)
+	a, b, onNum := pairOn(h.t, num)
 	if _, err := unix.Write(b.Fd(), []byte("n")); err != nil {
 		h.t.Fatal(err)
 	}
@@ -214,14 +165,14 @@ func (h *hzLifeHandler) closeAndReuse(l *EventLoop[int], e *hzLifeEnt) {
 	}
 }
 
-func TestHarnessLifecycleStress(t *testing.T) {
+func TestStressRegistrationLifecycle(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	rounds := 3000
-	if hzRaceEnabled {
+	if shrunk() {
 		rounds = 800
 	}
 	const perRound = 8
-	before := openFds()
+	checkNoFdLeaks(t)
 	l, err := NewEventLoop[int](Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +181,7 @@ func TestHarnessLifecycleStress(t *testing.T) {
 	for round := range rounds {
 		h.round, h.calls, h.ents = round, 0, h.ents[:0]
 		for range perRound {
-			a, b := hzRawPair(t)
+			a, b := rawPair(t)
 			in := Readable
 			if h.rng.IntN(2) == 0 {
 				in |= Writable
@@ -269,120 +220,4 @@ func TestHarnessLifecycleStress(t *testing.T) {
 	if h.reusedPending < rounds/4 || h.deregPending < rounds/20 || h.reregPending < rounds/20 || h.selfEnded < rounds/20 {
 		t.Fatalf("the random schedule exercised too few of the cases it is meant to test")
 	}
-	if leaked := hzLeakedSince(before); len(leaked) > 0 {
-		t.Fatalf("leaked fds: %s", hzShow(leaked))
-	}
-}
-
-// hzCount records callbacks per token and the poll each came in.
-type hzCount struct {
-	NopHandler[int]
-	poll   int
-	reads  map[Token]int
-	first  map[Token]int // poll of the first callback
-	last   map[Token]int // poll of the latest callback
-	maxGap map[Token]int // longest run of polls without a callback, first included
-}
-
-func hzNewCount() *hzCount {
-	return &hzCount{reads: map[Token]int{}, first: map[Token]int{}, last: map[Token]int{}, maxGap: map[Token]int{}}
-}
-
-func (c *hzCount) Readable(_ *EventLoop[int], tok Token, _ ReadHint) {
-	prev, seen := c.last[tok]
-	if !seen {
-		prev = -1
-		c.first[tok] = c.poll
-	}
-	c.maxGap[tok] = max(c.maxGap[tok], c.poll-prev)
-	c.last[tok] = c.poll
-	c.reads[tok]++
-}
-
-// More ready fds than Config.EventCapacity holds are all served, and
-// fairly: with level triggering every fd keeps being served within a bounded
-// number of polls; with edge triggering each is served exactly once.
-func TestHarnessMoreReadyThanCapacityFair(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	const capacity, n = 8, 200
-	const sweep = (n + capacity - 1) / capacity // polls one full pass takes
-	for _, opt := range []PollOpt{Level, Edge} {
-		t.Run(fmt.Sprintf("opt=%d", opt), func(t *testing.T) {
-			before := openFds()
-			l, err := NewEventLoop[int](Config{EventCapacity: capacity})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var fds []*RawFd
-			for i := range n {
-				a, b := hzRawPair(t)
-				fds = append(fds, a, b)
-				if _, err := unix.Write(b.Fd(), []byte("x")); err != nil {
-					t.Fatal(err)
-				}
-				if err := l.Register(a, Token(i), Readable, opt); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c := hzNewCount()
-			polls := 10 * sweep
-			for c.poll = 0; c.poll < polls; c.poll++ {
-				if err := l.RunOnce(c, 0); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := range n {
-				tok := Token(i)
-				got, first := c.reads[tok], c.first[tok]
-				if got == 0 {
-					t.Fatalf("token %d never served in %d polls of %d events", tok, polls, capacity)
-				}
-				if first >= 2*sweep {
-					t.Errorf("token %d first served at poll %d; a full pass takes %d", tok, first, sweep)
-				}
-				if opt == Edge {
-					if got != 1 {
-						t.Errorf("edge: token %d served %d times for one arrival", tok, got)
-					}
-					continue
-				}
-				if tail := polls - 1 - c.last[tok]; max(c.maxGap[tok], tail) > 2*sweep {
-					t.Errorf("level: token %d went %d polls unserved; a full pass takes %d", tok, max(c.maxGap[tok], tail), sweep)
-				}
-				if got < polls*capacity/n/2 || got > polls*capacity/n*2 {
-					t.Errorf("level: token %d served %d times in %d polls; a fair share is %d", tok, got, polls, polls*capacity/n)
-				}
-			}
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			for _, fd := range fds {
-				fd.Close()
-			}
-			if leaked := hzLeakedSince(before); len(leaked) > 0 {
-				t.Fatalf("leaked fds: %s", hzShow(leaked))
-			}
-		})
-	}
-}
-
-// hzLeakedSince is leakedSince without the one /dev/null descriptor the
-// library keeps in reserve, process-wide, from the first accept on (see
-// accept_shed.go): it is opened once and held on purpose.
-func hzLeakedSince(before fdSet) []string {
-	var out []string
-	for _, l := range leakedSince(before) {
-		if !strings.HasSuffix(l, "->/dev/null") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// hzShow formats a list of leaked fds, at most 20 of them.
-func hzShow(leaked []string) string {
-	if len(leaked) > 20 {
-		return fmt.Sprintf("%d, among them %v", len(leaked), leaked[:20])
-	}
-	return fmt.Sprint(leaked)
 }

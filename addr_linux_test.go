@@ -10,10 +10,11 @@ import (
 )
 
 // A Linux abstract Unix name through the loop's Listen and Connect: data
-// flows, both ends name the abstract address, no file appears, and a
-// second Bind of the name while it is listened on gives EADDRINUSE.
-func TestRelAbstractUnixThroughLoop(t *testing.T) {
-	relNoLeaks(t)
+// flows, the acceptor and both ends name the abstract address, no file
+// appears, a second Bind of the name while it is listened on gives
+// EADDRINUSE, and once the acceptor is closed the name is gone.
+func TestAbstractUnixStreamThroughLoop(t *testing.T) {
+	checkNoFdLeaks(t)
 	name := fmt.Sprintf("@mio-rel-%d-%d", os.Getpid(), time.Now().UnixNano())
 	addr := UnixAddr(name)
 	s, err := NewUnixSocket()
@@ -26,12 +27,15 @@ func TestRelAbstractUnixThroughLoop(t *testing.T) {
 		t.Fatalf("Bind(%s): %v", addr, err)
 	}
 	defer acc.Close()
+	if la, err := acc.LocalAddr(); err != nil || la != addr {
+		t.Fatalf("acceptor LocalAddr = %s, %v; want %s", la, err, addr)
+	}
 	client, err := NewUnixSocket()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	server := relPingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
 	if pa, err := client.PeerAddr(); err != nil || pa != addr {
 		t.Fatalf("client PeerAddr = %s, %v; want %s", pa, err, addr)
 	}
@@ -52,11 +56,18 @@ func TestRelAbstractUnixThroughLoop(t *testing.T) {
 		}
 		t.Fatalf("second Bind of the abstract name %s: %v; want EADDRINUSE", addr, err)
 	}
+	// The name is gone once the acceptor is closed.
+	if err := acc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.startConnect(addr); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("connect to %s after its acceptor closed: %v, want ECONNREFUSED", addr, err)
+	}
 }
 
 // relAbstractStream listens on the abstract name through the loop, connects
 // a client and checks that both ends report the whole name.
-func relAbstractStream(t *testing.T, name string) {
+func abstractStream(t *testing.T, name string) {
 	t.Helper()
 	addr := UnixAddr(name)
 	s, err := NewUnixSocket()
@@ -77,7 +88,7 @@ func relAbstractStream(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	server := relPingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
 	if pa, err := client.PeerAddr(); err != nil || pa != addr {
 		t.Fatalf("client PeerAddr = %q, %v; want %q", pa.Path(), err, name)
 	}
@@ -89,8 +100,8 @@ func relAbstractStream(t *testing.T, name string) {
 // Issue 12, item 9, for streams: a listener at "@name\x00x" is reached by
 // its whole name, not by "@name" (which another listener holds here), and
 // getsockname and getpeername report it whole.
-func TestRelAbstractUnixNameWithNUL(t *testing.T) {
-	relNoLeaks(t)
+func TestAbstractUnixStreamNameWithNUL(t *testing.T) {
+	checkNoFdLeaks(t)
 	base := fmt.Sprintf("@mio-rel-nul-%d", os.Getpid())
 	s, err := NewUnixSocket()
 	if err != nil {
@@ -105,7 +116,7 @@ func TestRelAbstractUnixNameWithNUL(t *testing.T) {
 	if err := decoy.listen(4); err != nil {
 		t.Fatal(err)
 	}
-	relAbstractStream(t, base+"\x00x")
+	abstractStream(t, base+"\x00x")
 	if c, err := decoy.Accept(); err != ErrWouldBlock {
 		if c != nil {
 			c.Close()
@@ -115,7 +126,7 @@ func TestRelAbstractUnixNameWithNUL(t *testing.T) {
 }
 
 // Issue 12, item 10, for streams: a 107-byte abstract name.
-func TestRelAbstractUnixName107(t *testing.T) {
-	relNoLeaks(t)
-	relAbstractStream(t, abstractName107("rel"))
+func TestAbstractUnixStreamName107(t *testing.T) {
+	checkNoFdLeaks(t)
+	abstractStream(t, abstractName107("rel"))
 }

@@ -63,7 +63,7 @@ const (
 type hzChaos struct {
 	NopHandler[int]
 	t         *testing.T
-	srv       *hzEchoSrv
+	srv       *echoServer
 	addr      SockAddr
 	clients   []*hzCClient
 	done      int
@@ -155,7 +155,7 @@ func (h *hzChaos) send(l *EventLoop[int], c *hzCClient) {
 			return
 		}
 		if err != nil {
-			if c.kind == hzWell || !hzPeerGone(err) {
+			if c.kind == hzWell || !isReset(err) {
 				h.t.Errorf("client %d (%s): write: %v", c.tok-hzCliBase, hzKindNames[c.kind], err)
 			}
 			h.finish(c, false)
@@ -199,7 +199,7 @@ func (h *hzChaos) Timeout(l *EventLoop[int], tok Token) {
 			return
 		}
 		var small [512]byte
-		if _, err := c.sock.Read(small[:]); err != nil && !errors.Is(err, ErrWouldBlock) && err != io.EOF && !hzPeerGone(err) {
+		if _, err := c.sock.Read(small[:]); err != nil && !errors.Is(err, ErrWouldBlock) && err != io.EOF && !isReset(err) {
 			h.t.Errorf("slow reader %d: %v", tok-hzTTick, err)
 		}
 		if c.ticks--; c.ticks <= 0 {
@@ -263,19 +263,19 @@ func (h *hzChaos) Tick(l *EventLoop[int]) {
 	}
 }
 
-func TestHarnessChaosClients(t *testing.T) {
+func TestStressChaosClients(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	chaos, well := 200, 40
-	if hzRaceEnabled {
+	if shrunk() {
 		chaos, well = 100, 20
 	}
 	const bufCap = 4 << 10
-	fdsBefore := openFds()
+	checkNoFdLeaks(t)
 	l, err := NewEventLoop[int](Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, addr := hzNewEchoSrv(t, l, bufCap)
+	srv, addr := newTCPEchoServer(t, l, bufCap)
 	srv.sndBuf = 8 << 10
 	h := &hzChaos{t: t, srv: srv, addr: addr, scratch: make([]byte, 16<<10)}
 	rng := rand.New(rand.NewPCG(6, 3))
@@ -360,7 +360,4 @@ func TestHarnessChaosClients(t *testing.T) {
 		t.Errorf("heap in use %d KiB after the run, %d KiB before", ms.HeapInuse>>10, heapBefore>>10)
 	}
 	runtime.KeepAlive(h)
-	if leaked := hzLeakedSince(fdsBefore); len(leaked) > 0 {
-		t.Fatalf("leaked fds: %s", hzShow(leaked))
-	}
 }

@@ -33,8 +33,8 @@ func hzRaiseNofile(t *testing.T, need int) int {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &orig); err != nil {
 		t.Skipf("getrlimit: %v", err)
 	}
-	open := openFdCount(t)
-	if open < 0 {
+	open := len(openFds())
+	if open == 0 {
 		open = 64
 	}
 	want := open + need + 256
@@ -64,15 +64,6 @@ func hzRaiseNofile(t *testing.T, need int) int {
 func hzLimInt[T int64 | uint64](v T) int { return int(min(uint64(v), 1<<30)) }
 
 func hzLimSet[T int64 | uint64](v *T, n int) { *v = T(n) }
-
-// hzScaleSrv runs the echo server on its own loop and goroutine.
-type hzScaleSrv struct {
-	NopHandler[int]
-	srv *hzEchoSrv
-}
-
-func (h *hzScaleSrv) Readable(l *EventLoop[int], tok Token, _ ReadHint) { h.srv.ready(l, tok) }
-func (h *hzScaleSrv) Writable(l *EventLoop[int], tok Token)             { h.srv.ready(l, tok) }
 
 type hzScaleConn struct {
 	sock      *TCPSocket
@@ -193,12 +184,12 @@ func hzHeapInuse() uint64 {
 
 // Ten thousand connections need twenty thousand fds when both ends live in
 // this process. Where RLIMIT_NOFILE cannot give that many, the clients run
-// in a child process (this test binary again, TestHarnessScaleChildHelper),
+// in a child process (this test binary again, TestStressScaleChildHelper),
 // which keeps the server's side of the test unchanged.
-func TestHarnessScale10kConnections(t *testing.T) {
+func TestStressScale10kConnections(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	n := 10000
-	if hzRaceEnabled {
+	if shrunk() {
 		n = 3000
 	}
 	room := hzRaiseNofile(t, 2*n)
@@ -206,14 +197,14 @@ func TestHarnessScale10kConnections(t *testing.T) {
 	if !inProcess && room < n {
 		t.Skipf("RLIMIT_NOFILE leaves room for %d fds, too few for the server side of %d connections", room, n)
 	}
-	fdsBefore := openFds()
+	checkNoFdLeaks(t)
 	heapBefore := hzHeapInuse()
 
 	ls, err := NewEventLoop[int](Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, addr := hzNewEchoSrv(t, ls, 256)
+	srv, addr := newTCPEchoServer(t, ls, 256)
 	var closing atomic.Bool
 	serverClosed := make(chan struct{})
 	srv.onClose = func(open int64) {
@@ -222,7 +213,7 @@ func TestHarnessScale10kConnections(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- ls.Run(&hzScaleSrv{srv: srv}) }()
+	go func() { done <- ls.Run(&echoOnly{srv: srv}) }()
 
 	var peakOpen int64
 	var heapPeak uint64
@@ -291,15 +282,12 @@ func TestHarnessScale10kConnections(t *testing.T) {
 	if after := hzHeapInuse(); after > heapBefore+8<<20 {
 		t.Errorf("heap in use %d KiB after everything closed, %d KiB before", after>>10, heapBefore>>10)
 	}
-	if leaked := hzLeakedSince(fdsBefore); len(leaked) > 0 {
-		t.Fatalf("leaked fds: %s", hzShow(leaked))
-	}
 }
 
 // hzScaleInChild runs the n clients in a child process and returns the
 // number of server connections and the heap in use once all were echoed.
-func hzScaleInChild(t *testing.T, srv *hzEchoSrv, addr SockAddr, n int, closing *atomic.Bool, serverClosed <-chan struct{}) (int64, uint64) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHarnessScaleChildHelper$", "-test.count=1")
+func hzScaleInChild(t *testing.T, srv *echoServer, addr SockAddr, n int, closing *atomic.Bool, serverClosed <-chan struct{}) (int64, uint64) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStressScaleChildHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", hzScaleChildEnv, addr, n))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -361,12 +349,12 @@ func hzScaleInChild(t *testing.T, srv *hzEchoSrv, addr SockAddr, n int, closing 
 	return peak, heap
 }
 
-// TestHarnessScaleChildHelper is the client process of the scale test; run
+// TestStressScaleChildHelper is the client process of the scale test; run
 // directly, it does nothing.
-func TestHarnessScaleChildHelper(t *testing.T) {
+func TestStressScaleChildHelper(t *testing.T) {
 	spec := os.Getenv(hzScaleChildEnv)
 	if spec == "" {
-		t.Skip("the client process of TestHarnessScale10kConnections")
+		t.Skip("the client process of TestStressScale10kConnections")
 	}
 	var addrText string
 	var n int
@@ -434,9 +422,9 @@ func (h *hzChurnHandler) Timeout(*EventLoop[int], Token) { h.timeouts++ }
 // Loops created and closed by the thousand, some with registrations, timers
 // and messages, some closed while running on another goroutine, leave no fd
 // and no goroutine behind.
-func TestHarnessLoopChurnLeaksNothing(t *testing.T) {
+func TestStressLoopChurnLeaksNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	before := openFds()
+	checkNoFdLeaks(t)
 	r, w, err := Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -467,7 +455,7 @@ func TestHarnessLoopChurnLeaksNothing(t *testing.T) {
 			}
 		case 2: // closed from another goroutine while running
 			// Close only once Run is surely running: a Close racing with
-			// Run's start is TestHarnessCloseRacingRunStart's subject.
+			// Run's start is TestStressCloseRacingRunStart's subject.
 			h.running = make(chan struct{})
 			done := make(chan error, 1)
 			go func() { done <- l.Run(h) }()
@@ -501,7 +489,4 @@ func TestHarnessLoopChurnLeaksNothing(t *testing.T) {
 	}
 	r.Close()
 	w.Close()
-	if leaked := hzLeakedSince(before); len(leaked) > 0 {
-		t.Fatalf("2000 loops leaked fds: %s", hzShow(leaked))
-	}
 }

@@ -112,13 +112,13 @@ func (m *hzModel) killTok(s *hzMSlot) {
 // open gives slot s a fresh socket pair, on fd number num if num >= 0.
 func (m *hzModel) open(s *hzMSlot, num int) {
 	if num >= 0 {
-		a, b, ok := hzPairOn(m.t, num)
+		a, b, ok := pairOn(m.t, num)
 		if !ok {
 			m.fail("fd %d was taken by someone else", num)
 		}
 		s.a, s.b = a, b
 	} else {
-		s.a, s.b = hzRawPair(m.t)
+		s.a, s.b = rawPair(m.t)
 	}
 	s.dup, s.reg, s.fired, s.data, s.peerGone, s.owedR, s.owedW = -1, false, false, 0, false, false, false
 }
@@ -438,7 +438,7 @@ func (m *hzModel) closeAll() {
 // hzRunModel runs the operations the bytes encode, three bytes each:
 // operation, slot, parameter.
 func hzRunModel(t testing.TB, ops []byte) hzModelStats {
-	before := openFds()
+	checkNoFdLeaks(t)
 	l, err := NewEventLoop[int](Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -483,9 +483,6 @@ func hzRunModel(t testing.TB, ops []byte) hzModelStats {
 	}
 	m.poll()
 	m.closeAll()
-	if leaked := hzLeakedSince(before); len(leaked) > 0 {
-		t.Fatalf("leaked fds: %s", hzShow(leaked))
-	}
 	return m.stats
 }
 
@@ -528,8 +525,8 @@ func hzModelSeeds() [][]byte {
 }
 
 // The seed corpus exercises every part of the model: the checks below fail
-// if a change to the decoding leaves FuzzHarnessLoopModel testing little.
-func TestHarnessLoopModelSeedsCover(t *testing.T) {
+// if a change to the decoding leaves FuzzLoopModel testing little.
+func TestStressLoopModelSeedsCover(t *testing.T) {
 	var sum hzModelStats
 	for _, s := range hzModelSeeds() {
 		st := hzRunModel(t, s)
@@ -546,7 +543,7 @@ func TestHarnessLoopModelSeedsCover(t *testing.T) {
 	}
 }
 
-func FuzzHarnessLoopModel(f *testing.F) {
+func FuzzLoopModel(f *testing.F) {
 	for _, s := range hzModelSeeds() {
 		f.Add(s)
 	}

@@ -10,10 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hzEpollTargets counts the epoll registrations of fd number num in the
+// epollTargets counts the epoll registrations of fd number num in the
 // loop's epoll instance, from /proc/self/fdinfo. A registration whose fd was
 // closed while a dup kept its file open is still listed there.
-func hzEpollTargets(t testing.TB, l *EventLoop[int], num int) int {
+func epollTargets(t testing.TB, l *EventLoop[int], num int) int {
 	t.Helper()
 	info, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", l.poller.epfd))
 	if err != nil {
@@ -29,8 +29,8 @@ func hzEpollTargets(t testing.TB, l *EventLoop[int], num int) int {
 	return n
 }
 
-// hzOnlyWritable is a handler that fails on anything but Writable for want.
-type hzOnlyWritable struct {
+// onlyWritable is a handler that fails on anything but Writable for want.
+type onlyWritable struct {
 	NopHandler[int]
 	t        *testing.T
 	what     string
@@ -38,11 +38,11 @@ type hzOnlyWritable struct {
 	writable int
 }
 
-func (h *hzOnlyWritable) Readable(_ *EventLoop[int], tok Token, hint ReadHint) {
+func (h *onlyWritable) Readable(_ *EventLoop[int], tok Token, hint ReadHint) {
 	h.t.Fatalf("%s: Readable(token %d, hint %b): an event of the closed file reached the loop's handler", h.what, tok, hint)
 }
 
-func (h *hzOnlyWritable) Writable(_ *EventLoop[int], tok Token) {
+func (h *onlyWritable) Writable(_ *EventLoop[int], tok Token) {
 	if tok != h.want {
 		h.t.Fatalf("%s: Writable for token %d, want only %d", h.what, tok, h.want)
 	}
@@ -55,32 +55,29 @@ func (h *hzOnlyWritable) Writable(_ *EventLoop[int], tok Token) {
 // dup (epoll keys it by file and number), and after Deregister its events,
 // which carry the old generation, must reach no one, also not a new
 // registration on the same fd number.
-func TestHarnessDupCloseNoEventsAfterDeregister(t *testing.T) {
+func TestDupCloseNoEventsAfterDeregister(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	for _, raw := range []bool{false, true} {
 		for _, opt := range []PollOpt{Level, Edge, Oneshot, Edge | Oneshot} {
 			t.Run(fmt.Sprintf("raw=%v/opt=%d", raw, opt), func(t *testing.T) {
-				before := openFds()
+				checkNoFdLeaks(t)
 				l, err := NewEventLoop[int](Config{})
 				if err != nil {
 					t.Fatal(err)
 				}
 				for round := range 50 {
-					hzDupCloseRound(t, l, raw, opt, Token(10*round))
+					dupCloseRound(t, l, raw, opt, Token(10*round))
 				}
 				if err := l.Close(); err != nil {
 					t.Fatal(err)
-				}
-				if leaked := hzLeakedSince(before); len(leaked) > 0 {
-					t.Fatalf("leaked fds: %s", hzShow(leaked))
 				}
 			})
 		}
 	}
 }
 
-func hzDupCloseRound(t *testing.T, l *EventLoop[int], raw bool, opt PollOpt, tok Token) {
-	a, b := hzRawPair(t)
+func dupCloseRound(t *testing.T, l *EventLoop[int], raw bool, opt PollOpt, tok Token) {
+	a, b := rawPair(t)
 	defer b.Close()
 	num := a.Fd()
 	if err := l.Register(a, tok+1, Readable, opt); err != nil {
@@ -102,7 +99,7 @@ func hzDupCloseRound(t *testing.T, l *EventLoop[int], raw bool, opt PollOpt, tok
 	}
 	// A new socket on the same number, registered readable and writable:
 	// it is writable, never readable.
-	c, cPeer, onNum := hzPairOn(t, num)
+	c, cPeer, onNum := pairOn(t, num)
 	defer c.Close()
 	defer cPeer.Close()
 	if !onNum {
@@ -115,7 +112,7 @@ func hzDupCloseRound(t *testing.T, l *EventLoop[int], raw bool, opt PollOpt, tok
 	if raw {
 		want = 2 // the old registration and the new one
 	}
-	if got := hzEpollTargets(t, l, num); got != want {
+	if got := epollTargets(t, l, num); got != want {
 		t.Fatalf("raw=%v: %d epoll registrations of fd %d, want %d", raw, got, num, want)
 	}
 	if _, err := unix.Write(b.Fd(), []byte("old")); err != nil { // makes the old file readable
@@ -146,7 +143,7 @@ func hzDupCloseRound(t *testing.T, l *EventLoop[int], raw bool, opt PollOpt, tok
 			t.Fatal(err)
 		}
 	}
-	h := &hzOnlyWritable{t: t, what: fmt.Sprintf("raw=%v opt=%d", raw, opt), want: tok + 2}
+	h := &onlyWritable{t: t, what: fmt.Sprintf("raw=%v opt=%d", raw, opt), want: tok + 2}
 	for range 3 {
 		if err := l.RunOnce(h, 0); err != nil {
 			t.Fatal(err)

@@ -43,8 +43,6 @@ type hzSigLoop struct {
 	lateMax  time.Duration
 }
 
-const hzSigWatchdog Token = 1 << 40
-
 func (h *hzSigLoop) arm(l *EventLoop[int]) {
 	h.nextTok++
 	after := time.Duration(h.rng.IntN(20000)) * time.Microsecond
@@ -55,7 +53,7 @@ func (h *hzSigLoop) arm(l *EventLoop[int]) {
 }
 
 func (h *hzSigLoop) Timeout(l *EventLoop[int], tok Token) {
-	if tok == hzSigWatchdog {
+	if tok == watchdogToken {
 		h.t.Errorf("still running at the deadline: %d of %d timers, %d of %d round trips", h.timers, h.wantTmrs, h.trips, h.wantTrip)
 		l.Shutdown()
 		return
@@ -111,7 +109,7 @@ func (h *hzSigLoop) maybeDone(l *EventLoop[int]) {
 // straight at the loop's thread all interrupt the loop's epoll_pwait2: it
 // must report no error, fire no timer early and lose no I/O; and RunOnce
 // with nothing to do must not return before its timeout.
-func TestHarnessSignalsProfileAndPreemption(t *testing.T) {
+func TestStressSignalsProfileAndPreemption(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var prof bytes.Buffer
 	if err := pprof.StartCPUProfile(&prof); err != nil {
@@ -162,7 +160,7 @@ func TestHarnessSignalsProfileAndPreemption(t *testing.T) {
 
 	l := newLoop(t)
 	h := &hzSigLoop{t: t, rng: rand.New(rand.NewPCG(6, 5)), due: map[Token]time.Time{}, wantTmrs: 400, wantTrip: 2000}
-	if hzRaceEnabled {
+	if shrunk() {
 		h.wantTmrs, h.wantTrip = 150, 600
 	}
 	for i := range 4 {
@@ -179,7 +177,7 @@ func TestHarnessSignalsProfileAndPreemption(t *testing.T) {
 	for range 50 {
 		h.arm(l)
 	}
-	if _, err := l.Timeout(hzSigWatchdog, 30*time.Second); err != nil {
+	if _, err := l.Timeout(watchdogToken, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Run(h); err != nil {
@@ -210,11 +208,11 @@ func TestHarnessSignalsProfileAndPreemption(t *testing.T) {
 
 const hzChildFdsEnv = "HZ_CHILD_LIST_FDS"
 
-// TestHarnessExecChildHelper is the child of TestHarnessExecInheritsNoLoopFds:
+// TestExecChildHelper is the child of TestExecInheritsNoLoopFds:
 // it prints its open fds. Run directly, it does nothing.
-func TestHarnessExecChildHelper(t *testing.T) {
+func TestExecChildHelper(t *testing.T) {
 	if os.Getenv(hzChildFdsEnv) != "1" {
-		t.Skip("the child process of TestHarnessExecInheritsNoLoopFds")
+		t.Skip("the child process of TestExecInheritsNoLoopFds")
 	}
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -228,15 +226,6 @@ func TestHarnessExecChildHelper(t *testing.T) {
 		fmt.Printf("HZFD %s %s\n", e.Name(), target)
 	}
 }
-
-// hzExecSrv is an echo server handler that reports each accepted fd.
-type hzExecSrv struct {
-	NopHandler[int]
-	srv *hzEchoSrv
-}
-
-func (h *hzExecSrv) Readable(l *EventLoop[int], tok Token, _ ReadHint) { h.srv.ready(l, tok) }
-func (h *hzExecSrv) Writable(l *EventLoop[int], tok Token)             { h.srv.ready(l, tok) }
 
 // hzNetEcho sends msg through a Go net connection to addr and checks that
 // the same bytes come back.
@@ -267,9 +256,9 @@ func hzNetEcho(t *testing.T, network, addr string, msg []byte) {
 // loop's fds (epoll, eventfd, listener, accepted and connected sockets,
 // pipe): all are close-on-exec. After the child has exited the loop still
 // echoes.
-func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
+func TestExecInheritsNoLoopFds(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	before := openFds()
+	checkNoFdLeaks(t)
 	// Push the loop's fds above the numbers a fresh child opens for itself
 	// (its runtime's epoll and pipes), so an equal number and target in
 	// the child can only be an inherited fd.
@@ -291,7 +280,7 @@ func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, addr := hzNewEchoSrv(t, l, 4<<10)
+	srv, addr := newTCPEchoServer(t, l, 4<<10)
 	accepted := make(chan int, 16)
 	srv.onAccept = func(fd int) { accepted <- fd }
 	// A Unix listener, a client connected to the TCP listener through the
@@ -326,7 +315,7 @@ func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- l.Run(&hzExecSrv{srv: srv}) }()
+	go func() { done <- l.Run(&echoOnly{srv: srv}) }()
 	running := true
 	stopLoop := func() {
 		if running {
@@ -375,7 +364,7 @@ func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 		targets[fd] = target
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHarnessExecChildHelper$", "-test.count=1", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExecChildHelper$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), hzChildFdsEnv+"=1")
 	out, err := cmd.Output()
 	if err != nil {
@@ -413,7 +402,4 @@ func TestHarnessExecInheritsNoLoopFds(t *testing.T) {
 		unix.Close(fd)
 	}
 	fillers = nil
-	if leaked := hzLeakedSince(before); len(leaked) > 0 {
-		t.Fatalf("leaked fds: %s", hzShow(leaked))
-	}
 }
