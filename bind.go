@@ -58,24 +58,35 @@ func (lc ListenConfig) bind(sock Socket, addr SockAddr) (Acceptor, error) {
 			return nil, err
 		}
 		acc, err := s.Bind(addr)
-		if err != nil {
-			return nil, err
-		}
-		acc.backlog = lc.Backlog
-		return acc, nil
+		return withBacklog(acc, err, lc.Backlog)
 	case *UnixSocket:
 		if err := lc.setOptions(&s.sockfd, false); err != nil {
 			return nil, err
 		}
 		acc, err := s.Bind(addr)
-		if err != nil {
-			return nil, err
-		}
-		acc.backlog = lc.Backlog
-		return acc, nil
+		return withBacklog(acc, err, lc.Backlog)
 	}
 	return nil, fmt.Errorf("mio: bind %s: no acceptor for a %T", addr, sock)
 }
+
+// backlogged is an acceptor that keeps a ListenConfig's backlog.
+type backlogged interface {
+	Acceptor
+	setBacklog(n int)
+}
+
+// withBacklog gives a freshly bound acceptor its backlog, and returns it
+// as an Acceptor: nil, not a nil pointer inside one, when Bind failed.
+func withBacklog[A backlogged](acc A, err error, backlog int) (Acceptor, error) {
+	if err != nil {
+		return nil, err
+	}
+	acc.setBacklog(backlog)
+	return acc, nil
+}
+
+func (a *TCPAcceptor) setBacklog(n int)  { a.backlog = n }
+func (a *UnixAcceptor) setBacklog(n int) { a.backlog = n }
 
 // setOptions applies the options that exist for the socket's kind.
 func (lc ListenConfig) setOptions(s *sockfd, inet bool) error {
