@@ -36,7 +36,7 @@ func Bind(addr SockAddr) (Acceptor, error) { return ListenConfig{}.Bind(addr) }
 // open when it fails.
 func (lc ListenConfig) Bind(addr SockAddr) (Acceptor, error) {
 	if !addr.IsValid() {
-		return nil, fmt.Errorf("mio: bind %s: %w", addr, syscall.EINVAL)
+		return nil, refuse("bind", addr.String(), "not a socket address", syscall.EINVAL)
 	}
 	sock, err := NewSocketFor(addr)
 	if err != nil {
@@ -66,7 +66,7 @@ func (lc ListenConfig) bind(sock Socket, addr SockAddr) (Acceptor, error) {
 		acc, err := s.Bind(addr)
 		return withBacklog(acc, err, lc.Backlog)
 	}
-	return nil, fmt.Errorf("mio: bind %s: no acceptor for a %T", addr, sock)
+	return nil, refuse("bind", addr.String(), "no acceptor for a "+fmt.Sprintf("%T", sock), syscall.EINVAL)
 }
 
 // backlogged is an acceptor that keeps a ListenConfig's backlog.
@@ -114,7 +114,7 @@ func NewSocketFor(addr SockAddr) (Socket, error) {
 	case addr.IsUnix():
 		return asSocket(NewUnixSocket())
 	case !addr.IsInet():
-		return nil, fmt.Errorf("mio: socket for %s: %w", addr, syscall.EINVAL)
+		return nil, refuse("socket for", addr.String(), "not a socket address", syscall.EINVAL)
 	}
 	if ap, _ := addr.AddrPort(); ap.Addr().Is4() {
 		return asSocket(NewTCPSocketV4())
