@@ -46,6 +46,11 @@ var ErrNotRegistered = errors.New("fd is not registered")
 // callbacks.
 var ErrRunning = errors.New("event loop is already running")
 
+// ErrBufferFull is returned by Buffer.Write when the bytes would take the
+// buffer past its limit; nothing was written, and what the buffer held
+// stays. It is returned bare, so reporting it costs no allocation.
+var ErrBufferFull = errors.New("mio: buffer is full")
+
 // ErrTruncated is returned by RecvFrom and Recv of the datagram sockets
 // when a datagram was longer than the buffer: the buffer is full (n ==
 // len(p)) and the rest of the datagram is gone, as the kernel discards it.
