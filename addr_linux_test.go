@@ -17,31 +17,7 @@ func TestAbstractUnixStreamThroughLoop(t *testing.T) {
 	checkNoFdLeaks(t)
 	name := fmt.Sprintf("@mio-rel-%d-%d", os.Getpid(), time.Now().UnixNano())
 	addr := UnixAddr(name)
-	s, err := NewUnixSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	acc, err := s.Bind(addr)
-	if err != nil {
-		t.Fatalf("Bind(%s): %v", addr, err)
-	}
-	defer acc.Close()
-	if la, err := acc.LocalAddr(); err != nil || la != addr {
-		t.Fatalf("acceptor LocalAddr = %s, %v; want %s", la, err, addr)
-	}
-	client, err := NewUnixSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
-	if pa, err := client.PeerAddr(); err != nil || pa != addr {
-		t.Fatalf("client PeerAddr = %s, %v; want %s", pa, err, addr)
-	}
-	if la, err := server.LocalAddr(); err != nil || la != addr {
-		t.Fatalf("accepted LocalAddr = %s, %v; want %s", la, err, addr)
-	}
+	acc := abstractStream(t, name)
 	if _, err := os.Lstat(name); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("an abstract name made a file %q (%v)", name, err)
 	}
@@ -67,7 +43,7 @@ func TestAbstractUnixStreamThroughLoop(t *testing.T) {
 
 // relAbstractStream listens on the abstract name through the loop, connects
 // a client and checks that both ends report the whole name.
-func abstractStream(t *testing.T, name string) {
+func abstractStream(t *testing.T, name string) *UnixAcceptor {
 	t.Helper()
 	addr := UnixAddr(name)
 	s, err := NewUnixSocket()
@@ -79,7 +55,7 @@ func abstractStream(t *testing.T, name string) {
 	if err != nil {
 		t.Fatalf("Bind(%s): %v", addr, err)
 	}
-	defer acc.Close()
+	t.Cleanup(func() { acc.Close() })
 	if la, err := acc.LocalAddr(); err != nil || la != addr {
 		t.Fatalf("acceptor LocalAddr = %q, %v; want %q", la.Path(), err, name)
 	}
@@ -88,13 +64,14 @@ func abstractStream(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	server := pingPong(t, acc, addr, client)
 	if pa, err := client.PeerAddr(); err != nil || pa != addr {
 		t.Fatalf("client PeerAddr = %q, %v; want %q", pa.Path(), err, name)
 	}
 	if la, err := server.LocalAddr(); err != nil || la != addr {
 		t.Fatalf("accepted LocalAddr = %q, %v; want %q", la.Path(), err, name)
 	}
+	return acc
 }
 
 // Issue 12, item 9, for streams: a listener at "@name\x00x" is reached by

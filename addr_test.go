@@ -93,7 +93,7 @@ func TestUnixAddrs(t *testing.T) {
 // relPingPong listens on acc (bound to addr) and connects client to it
 // through one loop; the client sends "ping", the server answers "pong".
 // It returns the accepted socket, left open for the caller to inspect.
-func pingPong(t *testing.T, acc Acceptor, accept func() (Socket, error), addr SockAddr, client Socket) Socket {
+func pingPong(t *testing.T, acc Acceptor, addr SockAddr, client Socket) Socket {
 	t.Helper()
 	l := newLoop(t)
 	if err := l.Listen(acc, 16, 0); err != nil {
@@ -110,7 +110,7 @@ func pingPong(t *testing.T, acc Acceptor, accept func() (Socket, error), addr So
 		switch tok {
 		case 0:
 			for server == nil {
-				s, err := accept()
+				s, err := acc.Accept()
 				if err == ErrWouldBlock {
 					return
 				}
@@ -174,7 +174,7 @@ func TestIPv6LoopbackThroughLoop(t *testing.T) {
 	checkNoFdLeaks(t)
 	acc, addr := boundTCP(t, ip)
 	client := newTCPSocket4or6(t, ip)
-	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	server := pingPong(t, acc, addr, client)
 	cl, _ := client.LocalAddr()
 	sp, _ := server.PeerAddr()
 	cp, _ := client.PeerAddr()

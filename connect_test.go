@@ -391,13 +391,7 @@ func TestConnectCancelledByTimer(t *testing.T) {
 			}
 			// Make room: a connect the loop still tracked could now
 			// complete and be reported.
-			for {
-				c, err := acc.Accept()
-				if err != nil {
-					break
-				}
-				c.Close()
-			}
+			closeAccepted(acc)
 			stopAfter(t, l, 300*time.Millisecond)
 		}
 		if _, err := l.Timeout(1, 50*time.Millisecond); err != nil {
@@ -460,13 +454,7 @@ func TestConnectCancelledByTimer(t *testing.T) {
 			if err := socks[victim-10].Close(); err != nil {
 				t.Errorf("Close of the connect waiting for a retry: %v", err)
 			}
-			for {
-				c, err := acc.Accept()
-				if err != nil {
-					break
-				}
-				c.Close()
-			}
+			closeAccepted(acc)
 			stopAfter(t, l, 150*time.Millisecond)
 		}
 		if _, err := l.Timeout(1, 5*time.Millisecond); err != nil {
@@ -535,13 +523,7 @@ func TestConnectRetryCancelledFdReused(t *testing.T) {
 	h.onTimeout = func(l *EventLoop[int], tok Token) {
 		if tok == 2 {
 			// Make room, so the new connect can complete.
-			for {
-				c, err := acc.Accept()
-				if err != nil {
-					break
-				}
-				c.Close()
-			}
+			closeAccepted(acc)
 			return
 		}
 		num := old.Fd()

@@ -24,7 +24,7 @@ func TestReuseAddrRebindsAfterTimeWait(t *testing.T) {
 	checkNoFdLeaks(t)
 	acc, addr := boundTCP(t, loopback4)
 	client := newTCPSocket4or6(t, loopback4)
-	server := pingPong(t, acc, func() (Socket, error) { return acc.Accept() }, addr, client)
+	server := pingPong(t, acc, addr, client)
 	// Server closes first: its side goes FIN_WAIT and, once the client's
 	// FIN comes, TIME_WAIT.
 	if err := server.Close(); err != nil {
@@ -59,7 +59,7 @@ func TestReuseAddrRebindsAfterTimeWait(t *testing.T) {
 	}
 	defer acc2.Close()
 	client2 := newTCPSocket4or6(t, loopback4)
-	pingPong(t, acc2, func() (Socket, error) { return acc2.Accept() }, addr, client2)
+	pingPong(t, acc2, addr, client2)
 }
 
 // Two loops on two goroutines, each with its own acceptor bound with

@@ -879,3 +879,14 @@ func runOnceBounded(t *testing.T, l *EventLoop[int], h Handler[int]) {
 // shrunk reports whether the stress tests run at their smaller size: with
 // -short, and under the race detector, which slows them down several times.
 func shrunk() bool { return raceEnabled || testing.Short() }
+
+// closeAccepted accepts and closes every pending connection on acc.
+func closeAccepted(acc Acceptor) {
+	for {
+		c, err := acc.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
+}
