@@ -48,3 +48,10 @@ func sockSendto(fd int, p unsafe.Pointer, n int, flags int, sa unsafe.Pointer, s
 	r, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(p), uintptr(n), uintptr(flags), uintptr(sa), salen)
 	return rawResult(r, e)
 }
+
+// sockSendmsg is a raw call: the stream sockets it serves never block, so
+// the scheduler need not hear of it, as with sysRead.
+func sockSendmsg(fd int, msg *unix.Msghdr, flags int) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(msg)), uintptr(flags))
+	return rawResult(r, e)
+}

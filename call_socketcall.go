@@ -31,6 +31,7 @@ const (
 	socketcallGetsockname = 6
 	socketcallGetpeername = 7
 	socketcallSendto      = 11
+	socketcallSendmsg     = 16
 	socketcallRecvmsg     = 17
 )
 
@@ -74,5 +75,12 @@ func sockSendto(fd int, p unsafe.Pointer, n int, flags int, sa unsafe.Pointer, s
 	r, _, e := unix.Syscall(unix.SYS_SOCKETCALL, socketcallSendto, uintptr(unsafe.Pointer(&args)), 0)
 	runtime.KeepAlive(p)
 	runtime.KeepAlive(sa)
+	return rawResult(r, e)
+}
+
+func sockSendmsg(fd int, msg *unix.Msghdr, flags int) (int, error) {
+	args := [3]uintptr{uintptr(fd), uintptr(unsafe.Pointer(msg)), uintptr(flags)}
+	r, _, e := unix.Syscall(unix.SYS_SOCKETCALL, socketcallSendmsg, uintptr(unsafe.Pointer(&args)), 0)
+	runtime.KeepAlive(msg)
 	return rawResult(r, e)
 }

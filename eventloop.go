@@ -105,6 +105,9 @@ type EventLoop[M any] struct {
 	// closeAtExit is set by a Close that found the loop running; the Run
 	// or RunOnce in progress releases the loop as it returns.
 	closeAtExit bool
+	// atRelease runs as the loop is released, after the poller is closed:
+	// a Conns table closes its connections there.
+	atRelease []func()
 }
 
 // NewEventLoop opens the platform's poller (epoll or kqueue) and a wake-up
@@ -247,8 +250,17 @@ func (l *EventLoop[M]) release() error {
 	l.notify.close()
 	l.notify.discard()
 	l.retries, l.injected, l.spare = nil, nil, nil
-	return wrapSyscall("close poller", l.poller.close())
+	err := wrapSyscall("close poller", l.poller.close())
+	hooks := l.atRelease
+	l.atRelease = nil
+	for _, f := range hooks {
+		f()
+	}
+	return err
 }
+
+// onRelease adds f to what runs as the loop is released.
+func (l *EventLoop[M]) onRelease(f func()) { l.atRelease = append(l.atRelease, f) }
 
 // wake interrupts the poller's sleep, unless the loop is closed.
 func (l *EventLoop[M]) wake() error {

@@ -126,3 +126,9 @@ func (*UDPSocket) LeaveMulticast(netip.Addr, int) error { return unsupported("le
 
 // SetMulticastInterface fails with ErrUnsupported.
 func (*UDPSocket) SetMulticastInterface(int) error { return unsupported("set multicast interface") }
+
+const gatherMax = 64
+
+type gather struct{}
+
+func (*gather) write(int, [][]byte) (int, error) { return 0, unsupported("write") }

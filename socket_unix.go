@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -400,4 +401,69 @@ func writeFd(fd int, p []byte, send func(fd int, p []byte) (int, error)) (int, e
 		}
 	}
 	return written, nil
+}
+
+// gatherMax is the most pieces one gathered write takes. Every system
+// allows at least 1024 (IOV_MAX); 64 pieces already amortise the call.
+const gatherMax = 64
+
+// gather writes several pieces of a stream with one sendmsg(2), with
+// sendFlags so that a closed peer gives EPIPE and no SIGPIPE. Its iovec
+// array is kept between calls, so a gathered write allocates nothing. Where
+// only libc may make system calls (macOS, OpenBSD), x/sys's gathered send
+// allocates its iovecs, so the pieces go one write each there instead.
+type gather struct {
+	iov [gatherMax]unix.Iovec
+}
+
+// write writes pieces in order (at most gatherMax are looked at) until
+// the kernel refuses more: the count written and nil, ErrWouldBlock, or
+// the wrapped error, as writeFd.
+func (g *gather) write(fd int, pieces [][]byte) (int, error) {
+	if fd < 0 {
+		return 0, errClosed("write")
+	}
+	pieces = pieces[:min(len(pieces), gatherMax)]
+	if libcCalls || len(pieces) == 1 {
+		return writePieces(fd, pieces)
+	}
+	for i, p := range pieces {
+		g.iov[i] = unix.Iovec{Base: unsafe.SliceData(p)}
+		g.iov[i].SetLen(len(p))
+	}
+	var msg unix.Msghdr
+	msg.Iov = &g.iov[0]
+	msg.SetIovlen(len(pieces))
+	for {
+		r, err := sockSendmsg(fd, &msg, sendFlags)
+		switch err {
+		case nil:
+			clear(g.iov[:len(pieces)]) // keep no caller memory alive
+			return r, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, ErrWouldBlock
+		default:
+			clear(g.iov[:len(pieces)])
+			return 0, wrapSyscall("write", err)
+		}
+	}
+}
+
+// writePieces writes the pieces one call each, stopping at the first the
+// kernel takes only in part.
+func writePieces(fd int, pieces [][]byte) (int, error) {
+	total := 0
+	for _, p := range pieces {
+		n, err := writeFd(fd, p, sysSend)
+		total += n
+		if err != nil {
+			if total > 0 && err == ErrWouldBlock {
+				return total, nil
+			}
+			return total, err
+		}
+	}
+	return total, nil
 }

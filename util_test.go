@@ -890,3 +890,130 @@ func closeAccepted(acc Acceptor) {
 		c.Close()
 	}
 }
+
+// connRecorder is the ConnHandler the tests share, as recorder is the
+// Handler: it records every callback in order and lets a test act in
+// each. By default OnData echoes what came (echo) or keeps it (got).
+type connRecorder struct {
+	events []string // "open", "data", "drain", "close", each with the Conn's index
+	ids    map[*Conn]int
+	got    map[*Conn][]byte
+	errs   map[*Conn]error
+	closes map[*Conn]int
+	echo   bool
+
+	onOpen  func(c *Conn)
+	onData  func(c *Conn)
+	onDrain func(c *Conn)
+	onClose func(c *Conn, err error)
+}
+
+func newConnRecorder() *connRecorder {
+	return &connRecorder{ids: map[*Conn]int{}, got: map[*Conn][]byte{}, errs: map[*Conn]error{}, closes: map[*Conn]int{}}
+}
+
+func (r *connRecorder) note(what string, c *Conn) {
+	id, ok := r.ids[c]
+	if !ok {
+		id = len(r.ids)
+		r.ids[c] = id
+	}
+	r.events = append(r.events, what+strconv.Itoa(id))
+}
+
+func (r *connRecorder) OnOpen(c *Conn) {
+	r.note("open", c)
+	if r.onOpen != nil {
+		r.onOpen(c)
+	}
+}
+
+func (r *connRecorder) OnData(c *Conn) {
+	r.note("data", c)
+	switch {
+	case r.onData != nil:
+		r.onData(c)
+	case r.echo:
+		in := c.In()
+		if _, err := c.Write(in.Bytes()); err == nil {
+			in.Discard(in.Len())
+		}
+	default:
+		r.got[c] = append(r.got[c], c.In().Next(c.In().Len())...)
+	}
+}
+
+func (r *connRecorder) OnDrain(c *Conn) {
+	r.note("drain", c)
+	if r.onDrain != nil {
+		r.onDrain(c)
+	}
+}
+
+func (r *connRecorder) OnClose(c *Conn, err error) {
+	r.note("close", c)
+	r.closes[c]++
+	r.errs[c] = err
+	if r.onClose != nil {
+		r.onClose(c, err)
+	}
+}
+
+// closed reports whether c got its OnClose.
+func (r *connRecorder) closed(c *Conn) bool { return r.closes[c] > 0 }
+
+// connRig is a loop with a Conns table and a connRecorder, driven by the
+// test one bounded iteration at a time.
+type connRig struct {
+	t     *testing.T
+	loop  *EventLoop[int]
+	conns *Conns[int]
+	rec   *connRecorder
+	raw   *recorder // the Handler for the tokens that are not the table's
+}
+
+func newConnRig(t *testing.T, cfg ConnConfig) *connRig {
+	t.Helper()
+	g := &connRig{t: t, loop: newLoop(t), rec: newConnRecorder(), raw: &recorder{}}
+	conns, err := NewConns[int](g.loop, g.rec, g.raw, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.conns = conns
+	return g
+}
+
+// until runs the loop until stop holds.
+func (g *connRig) until(stop func() bool) {
+	g.t.Helper()
+	runUntil(g.t, g.loop, g.conns, stop)
+}
+
+// adopt makes a Conn of a fresh TCP pair's server end and returns it with
+// the client end, and runs until OnOpen.
+func (g *connRig) adopt(bufSize int) (*Conn, *TCPSocket) {
+	g.t.Helper()
+	client, server := tcpPair(g.t, loopback4, bufSize)
+	c, err := g.conns.Adopt(server)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.until(func() bool { return c.flags&cOpen != 0 })
+	return c, client
+}
+
+// readSome reads what the non-blocking s has now, without waiting.
+func readSome(t testing.TB, s Socket, into []byte) ([]byte, error) {
+	t.Helper()
+	var buf [64 << 10]byte
+	for {
+		n, err := s.Read(buf[:])
+		into = append(into, buf[:n]...)
+		if err != nil {
+			if err == ErrWouldBlock {
+				err = nil
+			}
+			return into, err
+		}
+	}
+}
