@@ -215,6 +215,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	c.queued(len(p) - n)
 	c.out.copyIn(p[n:], &c.t.mem)
+	if n < len(p) {
+		c.t.armTimer(c) // the write timeout runs while output waits
+	}
 	return len(p), nil
 }
 
@@ -228,6 +231,7 @@ func (c *Conn) WriteNoCopy(p []byte) error {
 	}
 	c.queued(len(p))
 	c.out.lend(p, &c.t.mem)
+	c.t.armTimer(c)
 	c.t.markDirty(c) // the service writes it, gathered with the rest
 	return nil
 }
@@ -235,9 +239,11 @@ func (c *Conn) WriteNoCopy(p []byte) error {
 // writable checks that n more bytes may be queued.
 func (c *Conn) writable(n int) error {
 	switch {
+	case c.flags&cDone != 0:
+		return errClosed("write")
 	case c.err != nil:
 		return c.err
-	case c.flags&(cDone|cClosing|cShutWant) != 0:
+	case c.flags&(cClosing|cShutWant) != 0:
 		return errClosed("write")
 	case n > c.t.cfg.WriteLimit-c.out.len():
 		return ErrBufferFull
@@ -257,7 +263,6 @@ func (c *Conn) queued(n int) {
 	if c.out.len()+n > c.t.cfg.HighWater {
 		c.flags |= cDrainDue
 	}
-	c.t.armTimer(c)
 }
 
 // progress notes that n bytes went to the kernel.

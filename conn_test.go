@@ -4,8 +4,14 @@ package mio
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // A Conn echoes what its peer sends and, at the peer's end of stream,
@@ -42,5 +48,407 @@ func TestConnEchoThenPeerEOF(t *testing.T) {
 	}
 	if g.conns.Len() != 0 {
 		t.Fatalf("Len %d after the close", g.conns.Len())
+	}
+}
+
+// sendAll writes p to s as the kernel takes it, running the loop between
+// writes, until all of p went or stop holds.
+func (g *connRig) sendAll(s Socket, p []byte) {
+	g.t.Helper()
+	sent := 0
+	g.until(func() bool {
+		n, err := s.Write(p[sent:])
+		sent += max(n, 0)
+		if err != nil && err != ErrWouldBlock {
+			g.t.Fatalf("client write: %v", err)
+		}
+		return sent == len(p)
+	})
+}
+
+// quiet runs n short iterations and returns how many callbacks the Conns
+// made meanwhile: a Conn with nothing to do must make none (no spin).
+func (g *connRig) quiet(n int) int {
+	g.t.Helper()
+	before := len(g.rec.events)
+	for range n {
+		runOnce(g.t, g.loop, g.conns, 10*time.Millisecond)
+	}
+	return len(g.rec.events) - before
+}
+
+// Input is bounded: a handler that consumes nothing stops the reading at
+// ReadLimit, the loop then does not spin, and consuming from outside a
+// callback resumes it, with every byte in order, up to the peer's end of
+// stream, which is still seen.
+func TestConnInputBoundStopsAndResumes(t *testing.T) {
+	const limit = 4096
+	g := newConnRig(t, ConnConfig{ReadLimit: limit})
+	g.rec.onData = func(c *Conn) {} // consume nothing
+	c, client := g.adopt(limit)
+	msg := randomBytes(256<<10, 2)
+	sent := 0
+	g.until(func() bool {
+		n, _ := client.Write(msg[sent:])
+		sent += max(n, 0)
+		return c.in.Len() == limit
+	})
+	if extra := g.quiet(20); extra != 0 || c.in.Cap() > limit {
+		t.Fatalf("with In full: %d callbacks in 20 idle iterations (want 0), In holds %d bytes of memory (limit %d)", extra, c.in.Cap(), limit)
+	}
+	var got []byte
+	g.rec.onData = func(c *Conn) { got = append(got, c.In().Next(c.In().Len())...) }
+	got = append(got, c.In().Next(limit)...) // consumed outside any callback
+	g.until(func() bool {
+		n, _ := client.Write(msg[sent:])
+		sent += max(n, 0)
+		if sent == len(msg) {
+			client.Shutdown(ShutWrite)
+		}
+		return g.rec.closed(c)
+	})
+	if !bytes.Equal(got, msg) || g.rec.errs[c] != nil {
+		t.Fatalf("got %d bytes (equal: %v), OnClose %v; want the %d sent and nil", len(got), bytes.Equal(got, msg), g.rec.errs[c], len(msg))
+	}
+}
+
+// Output is bounded: Write past WriteLimit fails with ErrBufferFull and
+// loses nothing queued; OnDrain comes once, when the output falls to
+// LowWater; the peer reads every byte in order.
+func TestConnOutputBoundAndDrain(t *testing.T) {
+	cfg := ConnConfig{WriteLimit: 64 << 10, HighWater: 32 << 10, LowWater: 8 << 10}
+	g := newConnRig(t, cfg)
+	c, client := g.adopt(4096)
+	var want []byte
+	chunk := randomBytes(10<<10, 3)
+	var full error
+	for i := 0; full == nil; i++ {
+		p := chunk[i%7*1000:]
+		if _, full = c.Write(p); full == nil {
+			want = append(want, p...)
+		}
+		if c.OutputLen() > cfg.WriteLimit {
+			t.Fatalf("OutputLen %d past WriteLimit %d", c.OutputLen(), cfg.WriteLimit)
+		}
+	}
+	if !errors.Is(full, ErrBufferFull) || !c.Backlogged() {
+		t.Fatalf("Write past the limit: %v, Backlogged %v; want ErrBufferFull and true", full, c.Backlogged())
+	}
+	var back []byte
+	g.until(func() bool {
+		back, _ = readSome(t, client, back)
+		return len(back) == len(want)
+	})
+	if !bytes.Equal(back, want) {
+		t.Fatal("the peer read other bytes than those written")
+	}
+	if n := strings.Count(strings.Join(g.rec.events, " "), "drain"); n != 1 || c.Backlogged() {
+		t.Fatalf("OnDrain %d times, Backlogged %v; want once and false (%v)", n, c.Backlogged(), g.rec.events)
+	}
+}
+
+// Data the peer sent before its FIN, or before a reset, reaches OnData
+// before OnClose.
+func TestConnDataBeforeEndReachesOnData(t *testing.T) {
+	for _, reset := range []bool{false, true} {
+		t.Run(map[bool]string{false: "FIN", true: "RST"}[reset], func(t *testing.T) {
+			g := newConnRig(t, ConnConfig{})
+			g.rec.onOpen = func(c *Conn) { c.PauseRead() } // let it all arrive first
+			c, client := g.adopt(0)
+			msg := randomBytes(32<<10, 4)
+			g.sendAll(client, msg)
+			if reset {
+				client.SetLinger(0)
+			}
+			client.Close()
+			c.ResumeRead()
+			g.until(func() bool { return g.rec.closed(c) })
+			if !bytes.Equal(g.rec.got[c], msg) {
+				t.Fatalf("OnData got %d bytes of the %d sent before the end", len(g.rec.got[c]), len(msg))
+			}
+			err := g.rec.errs[c]
+			if reset != (err != nil) || reset && !isReset(err) {
+				t.Fatalf("OnClose err %v (reset %v)", err, reset)
+			}
+			if last := g.rec.events[len(g.rec.events)-1]; last != "close0" {
+				t.Fatalf("events %v end with %s, want close0", g.rec.events, last)
+			}
+		})
+	}
+}
+
+// Close writes everything queued, then the FIN: the peer reads it all,
+// then the end of stream, and OnClose(nil) comes once the peer closed too.
+func TestConnCloseFlushesFirst(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	c, client := g.adopt(4096)
+	msg := randomBytes(512<<10, 5)
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := c.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Close: %v, want ErrClosed", err)
+	}
+	var back []byte
+	var err error
+	g.until(func() bool {
+		back, err = readSome(t, client, back)
+		return err != nil
+	})
+	if err != io.EOF || !bytes.Equal(back, msg) {
+		t.Fatalf("peer read %d bytes then %v; want the %d queued then io.EOF", len(back), err, len(msg))
+	}
+	client.Close()
+	g.until(func() bool { return g.rec.closed(c) })
+	if g.rec.errs[c] != nil || g.rec.closes[c] != 1 {
+		t.Fatalf("OnClose %d times with %v", g.rec.closes[c], g.rec.errs[c])
+	}
+}
+
+// CloseWrite half-closes: the peer reads the end of stream, and what it
+// sends afterwards still reaches OnData.
+func TestConnCloseWriteKeepsReading(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	c, client := g.adopt(0)
+	c.Write([]byte("bye"))
+	c.CloseWrite()
+	var back []byte
+	var err error
+	g.until(func() bool {
+		back, err = readSome(t, client, back)
+		return err != nil
+	})
+	if err != io.EOF || string(back) != "bye" {
+		t.Fatalf("peer read %q then %v", back, err)
+	}
+	g.sendAll(client, []byte("after"))
+	g.until(func() bool { return len(g.rec.got[c]) == 5 })
+	if string(g.rec.got[c]) != "after" || g.rec.closed(c) {
+		t.Fatalf("after CloseWrite OnData got %q, closed %v", g.rec.got[c], g.rec.closed(c))
+	}
+}
+
+// Abort resets the connection at once, and OnClose(nil) comes once;
+// the Conn is then closed for every method.
+func TestConnAbortResets(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	c, client := g.adopt(4096)
+	c.Write(randomBytes(256<<10, 6))
+	c.Abort()
+	g.until(func() bool { return g.rec.closed(c) })
+	var err error
+	g.until(func() bool {
+		_, err = readSome(t, client, nil)
+		return err != nil
+	})
+	if !isReset(err) || g.rec.errs[c] != nil || g.rec.closes[c] != 1 {
+		t.Fatalf("peer's read: %v (want a reset); OnClose %d times with %v", err, g.rec.closes[c], g.rec.errs[c])
+	}
+	c.Close()
+	c.Abort()
+	if _, err := c.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after the close: %v", err)
+	}
+	if g.quiet(3); g.rec.closes[c] != 1 {
+		t.Fatal("a second OnClose")
+	}
+}
+
+// Each timeout closes with an error errors.Is finds os.ErrDeadlineExceeded
+// in; a Conn at work is not closed by its idle timer.
+func TestConnTimeouts(t *testing.T) {
+	const d = 150 * time.Millisecond
+	cases := map[string]func(c *Conn){
+		"idle":  func(c *Conn) { c.SetIdleTimeout(d) },
+		"read":  func(c *Conn) { c.SetReadTimeout(d) },
+		"write": func(c *Conn) {
+			c.SetWriteTimeout(d)
+			for c.OutputLen() == 0 { // the peer reads nothing: fill its window and the send buffer
+				c.Write(make([]byte, 64<<10))
+			}
+		},
+	}
+	for name, set := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := newConnRig(t, ConnConfig{})
+			c, _ := g.adopt(4096)
+			set(c)
+			g.until(func() bool { return g.rec.closed(c) })
+			err := g.rec.errs[c]
+			if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("OnClose err %v, want a %s timeout", err, name)
+			}
+		})
+	}
+	t.Run("busy", func(t *testing.T) {
+		g := newConnRig(t, ConnConfig{IdleTimeout: 2 * d})
+		c, client := g.adopt(0)
+		end := time.Now().Add(4 * d)
+		for time.Now().Before(end) {
+			client.Write([]byte("x"))
+			runOnce(t, g.loop, g.conns, 5*time.Millisecond)
+		}
+		if g.rec.closed(c) {
+			t.Fatalf("a Conn reading every few ms was closed: %v", g.rec.errs[c])
+		}
+	})
+}
+
+// Closing the loop closes every open Conn: OnClose with ErrClosed, once.
+func TestConnLoopCloseClosesConns(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	a, _ := g.adopt(0)
+	b, _ := g.adopt(0)
+	if err := g.loop.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Conn{a, b} {
+		if g.rec.closes[c] != 1 || !errors.Is(g.rec.errs[c], ErrClosed) {
+			t.Fatalf("OnClose %d times with %v, want once with ErrClosed", g.rec.closes[c], g.rec.errs[c])
+		}
+	}
+	if err := a.Ref().Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("ConnRef.Write after the loop closed: %v", err)
+	}
+}
+
+// Dial connects on the loop: OnOpen once connected, with writes made
+// before it delivered; a refused connect gets OnClose with the errno.
+func TestConnDial(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	acc, addr := tcpListener(t, loopback4, 0)
+	c, err := g.conns.Dial(addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("early"))
+	g.until(func() bool { return c.flags&cOpen != 0 })
+	srv := acceptOne(t, acc.Fd(), acc.AcceptTCP)
+	var got []byte
+	g.until(func() bool {
+		got, _ = readSome(t, srv, got)
+		return len(got) == 5
+	})
+	if string(got) != "early" {
+		t.Fatalf("the server read %q", got)
+	}
+	dead, err := g.conns.Dial(deadTCPAddr(t, loopback4), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.until(func() bool { return g.rec.closed(dead) })
+	if err := g.rec.errs[dead]; !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("OnClose of a refused Dial: %v", err)
+	}
+	if strings.Contains(strings.Join(g.rec.events, " "), "open"+strconv.Itoa(g.rec.ids[dead])) {
+		t.Fatal("a refused Dial got OnOpen")
+	}
+}
+
+// ConnRef works from another goroutine: one goroutine's writes arrive in
+// order, Close closes, and once the Conn is gone every call is ErrClosed.
+func TestConnRefFromAnotherGoroutine(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	c, client := g.adopt(0)
+	ref := c.Ref()
+	done := make(chan error, 1)
+	go func() {
+		for i := range 100 {
+			if err := ref.Write([]byte(strconv.Itoa(i) + ",")); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- ref.Close()
+	}()
+	var back []byte
+	var err error
+	g.until(func() bool {
+		back, err = readSome(t, client, back)
+		return err != nil
+	})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for i := range 100 {
+		want = append(want, strconv.Itoa(i)+","...)
+	}
+	if err != io.EOF || !bytes.Equal(back, want) {
+		t.Fatalf("peer read %q then %v", back, err)
+	}
+	client.Close()
+	g.until(func() bool { return g.rec.closed(c) })
+	for name, err := range map[string]error{"Write": ref.Write([]byte("x")), "Close": ref.Close(), "Do": ref.Do(func(*Conn) {})} {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after the close: %v", name, err)
+		}
+	}
+}
+
+// Tokens that are not the table's go to the caller's Handler.
+func TestConnsForwardsForeignTokens(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	if _, err := g.loop.Timeout(7, 0); err != nil {
+		t.Fatal(err)
+	}
+	g.until(func() bool { return len(g.raw.fired) == 1 })
+	if g.raw.fired[0] != 7 {
+		t.Fatalf("fired %v", g.raw.fired)
+	}
+}
+
+// An echo through a Conn allocates nothing in steady state: the client
+// writes 64 bytes, the loop runs until they are back.
+func BenchmarkConnEcho(b *testing.B) {
+	loop, err := NewEventLoop[int](Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer loop.Close()
+	conns, err := NewConns[int](loop, connEcho{}, nil, ConnConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, server := tcpPair(b, loopback4, 0)
+	if _, err := conns.Adopt(server); err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 64)
+	var buf [64]byte
+	echo := func() {
+		if _, err := client.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		for got := 0; got < len(msg); {
+			if err := loop.RunOnce(conns, time.Second); err != nil {
+				b.Fatal(err)
+			}
+			n, _ := client.Read(buf[:])
+			got += max(n, 0)
+		}
+	}
+	for range 100 {
+		echo()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		echo()
+	}
+}
+
+// connEcho echoes and records nothing, for the benchmarks.
+type connEcho struct{}
+
+func (connEcho) OnOpen(*Conn)         {}
+func (connEcho) OnDrain(*Conn)        {}
+func (connEcho) OnClose(*Conn, error) {}
+
+func (connEcho) OnData(c *Conn) {
+	in := c.In()
+	if _, err := c.Write(in.Bytes()); err == nil {
+		in.Discard(in.Len())
 	}
 }

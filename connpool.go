@@ -49,6 +49,15 @@ func (p *bufPool) get(n int) []byte {
 	return make([]byte, 0, bufferMinGrow<<c)
 }
 
+// getAtMost is get for a buffer that never holds more than most bytes:
+// where n's class is larger, the memory is allocated to measure.
+func (p *bufPool) getAtMost(n, most int) []byte {
+	if n = min(n, most); bufferMinGrow<<classOf(n) > most {
+		return make([]byte, 0, n)
+	}
+	return p.get(n)
+}
+
 // put takes b back if it is of a class's size and that class has room.
 func (p *bufPool) put(b []byte) {
 	size := cap(b)

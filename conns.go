@@ -544,7 +544,7 @@ func (t *connTable) unlend(c *Conn) {
 		c.in.buf, c.in.r, c.in.w = nil, 0, 0
 		return
 	}
-	own := t.mem.get(2 * len(left))
+	own := t.mem.getAtMost(2*len(left), t.cfg.ReadLimit)
 	c.in.buf, c.in.r, c.in.w = own[:cap(own)], 0, copy(own[:cap(own)], left)
 }
 
