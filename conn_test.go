@@ -260,8 +260,8 @@ func TestConnAbortResets(t *testing.T) {
 func TestConnTimeouts(t *testing.T) {
 	const d = 150 * time.Millisecond
 	cases := map[string]func(c *Conn){
-		"idle":  func(c *Conn) { c.SetIdleTimeout(d) },
-		"read":  func(c *Conn) { c.SetReadTimeout(d) },
+		"idle": func(c *Conn) { c.SetIdleTimeout(d) },
+		"read": func(c *Conn) { c.SetReadTimeout(d) },
 		"write": func(c *Conn) {
 			c.SetWriteTimeout(d)
 			for c.OutputLen() == 0 { // the peer reads nothing: fill its window and the send buffer
