@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -450,5 +451,171 @@ func (connEcho) OnData(c *Conn) {
 	in := c.In()
 	if _, err := c.Write(in.Bytes()); err == nil {
 		in.Discard(in.Len())
+	}
+}
+
+// A storm of peers that send but never read cannot grow the server's
+// memory past its bounds: each Conn's output stays within WriteLimit and
+// its input within ReadLimit, so the heap grows by at most their sum per
+// Conn (plus the table's scratch), however long the storm goes on.
+func TestConnSlowReaderStormIsBounded(t *testing.T) {
+	const conns, rounds = 32, 40
+	cfg := ConnConfig{ReadLimit: 16 << 10, WriteLimit: 64 << 10, HighWater: 32 << 10}
+	g := newConnRig(t, cfg)
+	chunk := randomBytes(8<<10, 7)
+	g.rec.onData = func(c *Conn) {
+		in := c.In()
+		for in.Len() > 0 { // answer each byte with 8 KiB: the output fills first
+			if _, err := c.Write(chunk); err != nil {
+				return // full: the input waits, bounded by ReadLimit
+			}
+			in.Discard(1)
+		}
+	}
+	clients := make([]*TCPSocket, conns)
+	for i := range clients {
+		_, clients[i] = g.adopt(4096)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	msg := randomBytes(4<<10, 8)
+	peak := 0
+	for range rounds {
+		for _, cl := range clients {
+			cl.Write(msg) // the peers keep sending; their windows fill too
+		}
+		runOnce(t, g.loop, g.conns, 5*time.Millisecond)
+		for _, c := range g.conns.slots {
+			if c != nil {
+				peak = max(peak, c.OutputLen())
+				if c.in.Cap() > cfg.ReadLimit || c.out.buf.Cap() > cfg.WriteLimit {
+					t.Fatalf("a Conn holds %d bytes of input memory and %d of output", c.in.Cap(), c.out.buf.Cap())
+				}
+			}
+		}
+	}
+	runtime.ReadMemStats(&after)
+	bound := uint64(conns*(cfg.ReadLimit+cfg.WriteLimit) + 1<<20)
+	if grew := after.HeapInuse - min(before.HeapInuse, after.HeapInuse); grew > bound {
+		t.Fatalf("the heap grew by %d bytes under the storm, bound %d", grew, bound)
+	}
+	if peak == 0 || peak > cfg.WriteLimit {
+		t.Fatalf("peak output %d: want queued output, within WriteLimit %d", peak, cfg.WriteLimit)
+	}
+}
+
+// FuzzConnModel drives a Conn and its peer through random operations
+// (the peer writing, reading or not, half-closing; the handler consuming
+// part, pausing, resuming, writing copied and lent bytes, closing in its
+// ways) and checks them against the model of a byte stream each way:
+// every byte written reaches the other side once, in order, unless the
+// Conn was aborted; callbacks come as OnOpen, then OnData and OnDrain,
+// then OnClose once.
+func FuzzConnModel(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{0, 0, 0, 6, 6, 6, 1, 1, 7, 3, 3, 9})
+	f.Add([]byte{5, 5, 5, 5, 2, 4, 0, 4, 0, 8, 1, 1})
+	f.Add([]byte{2, 0, 2, 0, 6, 6, 3, 0, 0, 10})
+	f.Add([]byte{6, 7, 6, 7, 6, 1, 11, 1, 1})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 64 {
+			ops = ops[:64]
+		}
+		connModelRun(t, ops)
+	})
+}
+
+func connModelRun(t *testing.T, ops []byte) {
+	g := newConnRig(t, ConnConfig{ReadLimit: 8 << 10, WriteLimit: 128 << 10, HighWater: 16 << 10, LowWater: 4 << 10, AllowHalfOpen: true})
+	var got []byte   // what the handler consumed
+	take := 1 << 30 // how much OnData consumes per call
+	g.rec.onData = func(c *Conn) { got = append(got, c.In().Next(take)...) }
+	c, peer := g.adopt(8192)
+	var toPeer, fromPeer, peerGot []byte // the model: what was written each way, what the peer read
+	src := randomBytes(64<<10, 9)
+	peerShut, aborted, closing := false, false, false
+	for i, op := range ops {
+		off := i * 997 % len(src)
+		chunk := src[off:][:min(1+int(op)*331%(16<<10), len(src)-off)]
+		switch op % 12 {
+		case 0, 1: // the peer writes
+			if !peerShut {
+				n, _ := peer.Write(chunk)
+				fromPeer = append(fromPeer, chunk[:max(n, 0)]...)
+			}
+		case 2: // the peer reads what is there
+			peerGot, _ = readSome(t, peer, peerGot)
+		case 3: // the handler consumes little per call
+			take = 100
+		case 4:
+			take = 1 << 30
+			got = append(got, c.In().Next(c.In().Len())...)
+		case 5:
+			c.PauseRead()
+		case 6, 7: // the Conn writes, copied or lent
+			if op%12 == 6 {
+				if _, err := c.Write(chunk); err == nil {
+					toPeer = append(toPeer, chunk...)
+				}
+			} else if c.WriteNoCopy(chunk) == nil {
+				toPeer = append(toPeer, chunk...)
+			}
+		case 8:
+			c.ResumeRead()
+		case 9:
+			if !peerShut {
+				peer.Shutdown(ShutWrite)
+				peerShut = true
+			}
+		case 10:
+			c.Close()
+			closing = true
+		case 11:
+			c.Abort()
+			aborted = true
+		}
+		runOnce(t, g.loop, g.conns, 0)
+	}
+	// The end: the handler takes everything, the peer reads to the end
+	// of stream and closes.
+	take = 1 << 30
+	c.ResumeRead()
+	got = append(got, c.In().Next(c.In().Len())...)
+	if !aborted && !closing {
+		g.until(func() bool { return len(got) == len(fromPeer) || g.rec.closed(c) })
+		c.Close()
+	}
+	var err error
+	g.until(func() bool {
+		peerGot, err = readSome(t, peer, peerGot)
+		if err != nil && !peerShut {
+			peer.Shutdown(ShutWrite)
+			peerShut = true
+		}
+		return g.rec.closed(c)
+	})
+	g.until(func() bool {
+		peerGot, err = readSome(t, peer, peerGot)
+		return err != nil
+	})
+	if aborted {
+		if !bytes.HasPrefix(toPeer, peerGot) || !bytes.HasPrefix(fromPeer, got) {
+			t.Fatalf("after Abort: a side read bytes that were not written in that order")
+		}
+	} else {
+		if !bytes.Equal(peerGot, toPeer) || err != io.EOF {
+			t.Fatalf("the peer read %d bytes then %v; %d were written (equal prefix: %v)", len(peerGot), err, len(toPeer), bytes.HasPrefix(toPeer, peerGot))
+		}
+		if !closing && !bytes.Equal(got, fromPeer) {
+			t.Fatalf("the handler consumed %d bytes of the %d the peer wrote", len(got), len(fromPeer))
+		}
+		if closing && !bytes.HasPrefix(fromPeer, got) {
+			t.Fatal("the handler consumed bytes out of order")
+		}
+	}
+	ev := g.rec.events
+	if ev[0] != "open0" || ev[len(ev)-1] != "close0" || g.rec.closes[c] != 1 {
+		t.Fatalf("callbacks %v: want open0 first, close0 last and once", ev)
 	}
 }
