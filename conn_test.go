@@ -528,7 +528,7 @@ func FuzzConnModel(f *testing.F) {
 
 func connModelRun(t *testing.T, ops []byte) {
 	g := newConnRig(t, ConnConfig{ReadLimit: 8 << 10, WriteLimit: 128 << 10, HighWater: 16 << 10, LowWater: 4 << 10, AllowHalfOpen: true})
-	var got []byte   // what the handler consumed
+	var got []byte  // what the handler consumed
 	take := 1 << 30 // how much OnData consumes per call
 	g.rec.onData = func(c *Conn) { got = append(got, c.In().Next(take)...) }
 	c, peer := g.adopt(8192)
