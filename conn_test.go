@@ -619,3 +619,32 @@ func connModelRun(t *testing.T, ops []byte) {
 		t.Fatalf("callbacks %v: want open0 first, close0 last and once", ev)
 	}
 }
+
+// DialHost resolves off the loop and connects on it; a name that does
+// not resolve, or a connect that does not finish in time, ends in
+// OnClose with the error.
+func TestConnDialHost(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	acc, addr := tcpListener(t, loopback4, 0)
+	ap, _ := addr.AddrPort()
+	c, err := g.conns.DialHost("localhost:"+strconv.Itoa(int(ap.Port())), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.until(func() bool { return c.flags&cOpen != 0 || g.rec.closed(c) })
+	if g.rec.closed(c) {
+		t.Fatalf("DialHost localhost: %v", g.rec.errs[c])
+	}
+	acceptOne(t, acc.Fd(), acc.AcceptTCP)
+	if _, err := g.conns.DialHost("no-port", time.Second); err == nil {
+		t.Fatal("DialHost of a hostport without a port succeeded")
+	}
+	bad, err := g.conns.DialHost("name.invalid:80", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.until(func() bool { return g.rec.closed(bad) })
+	if g.rec.errs[bad] == nil {
+		t.Fatal("a name that does not resolve closed without an error")
+	}
+}

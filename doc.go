@@ -80,6 +80,29 @@
 // the loop's goroutine (inside callbacks) or while the loop is not running.
 // Shutdown, Close and Sender.Send are safe from any goroutine.
 //
+// # Buffered connections
+//
+// Most programs want connections, not readiness. A Conns table is a
+// Handler that does the plumbing every server on a reactor needs: it
+// accepts (Listen), adopts sockets (Adopt) and dials (Dial, DialHost), and
+// drives each connection as a Conn for a ConnHandler, whose OnOpen,
+// OnData, OnDrain and OnClose run on the loop. A Conn reads into a bounded
+// input Buffer (In), which the handler consumes as whole messages arrive,
+// and Write sends at once when it can and queues the rest, up to a bound
+// past which it fails with ErrBufferFull; OnDrain says when a backlog has
+// gone. Close flushes before it sends the FIN and ends within a linger
+// deadline; idle, read and write timeouts run on the loop's timers; other
+// goroutines write and close through a ConnRef. Tokens with ConnsToken set
+// are the table's; every other token and every message still reaches the
+// Handler given to NewConns, so raw registrations share the loop.
+//
+// The table keeps these promises: memory per Conn is bounded in both
+// directions, and an idle Conn holds no buffer; nothing the peer sent
+// before its end of stream or reset is lost, nor anything queued before a
+// Close; OnClose comes exactly once per Conn, on every path, and a closed
+// Conn never stands for a newer connection; the steady state allocates
+// nothing.
+//
 // # Systems
 //
 // The loop runs on Linux (epoll), macOS, FreeBSD, NetBSD, OpenBSD and
