@@ -28,8 +28,9 @@ type ConnHandler interface {
 	// which comes when more arrive. At the peer's end of stream it is
 	// called once more with c.EOF() true, also when In is empty.
 	OnData(c *Conn)
-	// OnDrain is called once when the output, having passed the
-	// HighWater mark, has fallen to the LowWater mark.
+	// OnDrain is called once when the output, having reached the
+	// HighWater mark (or refused a Write with ErrBufferFull), has fallen
+	// to the LowWater mark: a producer that stopped may go on.
 	OnDrain(c *Conn)
 	// OnClose is called once the Conn is closed and its fd released: err
 	// is nil after a clean end (Close, or the peer's end of stream with
@@ -51,9 +52,10 @@ type ConnConfig struct {
 	// a Write that would pass it fails with ErrBufferFull and queues
 	// nothing.
 	WriteLimit int
-	// HighWater and LowWater drive OnDrain: once the output has passed
-	// HighWater (default 64 KiB, at most WriteLimit), OnDrain is called
-	// when it falls to LowWater (default HighWater/4).
+	// HighWater and LowWater drive OnDrain: once the output has reached
+	// HighWater (default 64 KiB, at most WriteLimit), or a Write was
+	// refused, OnDrain is called when it falls to LowWater (default
+	// HighWater/4).
 	HighWater, LowWater int
 	// Linger bounds how long Close waits for the output to be flushed and
 	// for the peer to finish (default 30 s); after it the Conn is closed,
@@ -64,8 +66,10 @@ type ConnConfig struct {
 	IdleTimeout, ReadTimeout, WriteTimeout time.Duration
 	// AllowHalfOpen keeps a Conn open after the peer's end of stream, so
 	// that the handler can go on writing and close when it is done. By
-	// default the Conn closes itself once OnData has seen the end of
-	// stream and the output is flushed.
+	// default the Conn closes itself (as Close) once OnData has seen the
+	// end of stream and the handler has consumed all of In: input left
+	// then is never dropped, and the Conn waits for the handler (or its
+	// timeouts) to take it.
 	AllowHalfOpen bool
 	// Nagle leaves Nagle's algorithm on for TCP. By default TCP_NODELAY is
 	// set, as Go's net does, since the Conn already batches what one
@@ -184,9 +188,10 @@ func (c *Conn) Closed() bool { return c.flags&(cDone|cClosing) != 0 || c.err != 
 // kernel.
 func (c *Conn) OutputLen() int { return c.out.len() }
 
-// Backlogged reports whether the output has passed HighWater and not yet
-// fallen to LowWater: OnDrain is then due. A producer stops feeding the
-// Conn while it is backlogged and resumes at OnDrain.
+// Backlogged reports whether the output has reached HighWater (or a Write
+// was refused) and not yet fallen to LowWater: OnDrain is then due. A
+// producer stops feeding the Conn while it is backlogged and resumes at
+// OnDrain.
 func (c *Conn) Backlogged() bool { return c.flags&cDrainDue != 0 }
 
 // Write queues p for the peer, all of it or nothing. When nothing is
@@ -246,6 +251,7 @@ func (c *Conn) writable(n int) error {
 	case c.flags&(cClosing|cShutWant) != 0:
 		return errClosed("write")
 	case n > c.t.cfg.WriteLimit-c.out.len():
+		c.flags |= cDrainDue // a refused writer waits for OnDrain
 		return ErrBufferFull
 	}
 	return nil
@@ -260,7 +266,7 @@ func (c *Conn) queued(n int) {
 	if c.out.len() == 0 && c.writeTO > 0 {
 		c.lastWrite = c.t.clock()
 	}
-	if c.out.len()+n > c.t.cfg.HighWater {
+	if c.out.len()+n >= c.t.cfg.HighWater {
 		c.flags |= cDrainDue
 	}
 }
@@ -405,7 +411,7 @@ func (c *Conn) Ref() ConnRef { return ConnRef{c: c} }
 // touch marks a Conn that is not being serviced for a look at the end of
 // the iteration: its input may have been consumed from elsewhere.
 func (c *Conn) touch() {
-	if c.flags&(cBusy|cDirty|cDone) == 0 && c.flags&cReadReady != 0 {
+	if c.flags&(cBusy|cDirty|cDone) == 0 && c.flags&(cReadReady|cEOF) != 0 {
 		c.t.markDirty(c)
 	}
 }

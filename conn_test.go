@@ -648,3 +648,24 @@ func TestConnDialHost(t *testing.T) {
 		t.Fatal("a name that does not resolve closed without an error")
 	}
 }
+
+// Input the handler has not consumed at the peer's end of stream is kept:
+// the Conn closes itself only once it has all been taken.
+func TestConnEOFKeepsUnconsumedInput(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	g.rec.onData = func(c *Conn) {} // takes nothing, yet
+	c, client := g.adopt(0)
+	g.sendAll(client, []byte("last words"))
+	client.Shutdown(ShutWrite)
+	g.until(func() bool { return c.EOF() })
+	if g.quiet(5); g.rec.closed(c) {
+		t.Fatalf("closed with %q unconsumed", c.in.Bytes())
+	}
+	if got := string(c.In().Next(100)); got != "last words" {
+		t.Fatalf("In held %q", got)
+	}
+	g.until(func() bool { return g.rec.closed(c) })
+	if g.rec.errs[c] != nil {
+		t.Fatal(g.rec.errs[c])
+	}
+}

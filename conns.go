@@ -602,7 +602,7 @@ func (t *connTable) settle(c *Conn) {
 		t.finish(c, c.err)
 		return
 	}
-	if c.flags&(cEOF|cClosing) == cEOF && !t.cfg.AllowHalfOpen {
+	if c.flags&(cEOF|cClosing) == cEOF && !t.cfg.AllowHalfOpen && c.in.Len() == 0 {
 		c.Close()
 	}
 	if c.flags&cClosing != 0 {
