@@ -136,11 +136,11 @@ func (s *server) OnClose(c *mio.Conn, err error) {
 		why = "idle"
 	case errors.Is(err, mio.ErrBufferFull):
 		why = "slow reader" // a ConnRef write found its output full
-	case err != nil && !errors.Is(err, mio.ErrClosed):
+	case err != nil && !errors.Is(err, mio.ErrClosed) && !serve.Routine(err):
+		// A reset is a client's routine way to leave; anything else is
+		// worth saying.
 		why = err.Error()
-		if !serve.Routine(err) {
-			s.log.Printf("%s: %v", m.name, err)
-		}
+		s.log.Printf("%s: %v", m.name, err)
 	}
 	s.leave(c, why)
 }

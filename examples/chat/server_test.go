@@ -311,16 +311,19 @@ func TestSlowReader(t *testing.T) {
 	reader.expect("* " + slow.name + " joined")
 
 	line := strings.Repeat("y", 1000)
+	// The writer keeps at most 8 lines ahead of the reader, so that the
+	// reader, however slow the test runs, is never a slow reader itself.
+	window := make(chan struct{}, 8)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // the writer, until the slow reader is gone: at most 64 MB
+	go func() { // the writer, until the test ends: at most 64 MB
 		defer wg.Done()
 		for i := 0; i < 64<<10; i++ {
 			select {
 			case <-done:
 				return
-			default:
+			case window <- struct{}{}:
 			}
 			writer.conn.SetWriteDeadline(time.Now().Add(wait))
 			if _, err := io.WriteString(writer.conn, line+"\n"); err != nil {
@@ -340,6 +343,7 @@ func TestSlowReader(t *testing.T) {
 		if l != writer.name+": "+line {
 			t.Fatalf("reader got %q", l)
 		}
+		<-window
 		n++
 	}
 	if n == 0 {
