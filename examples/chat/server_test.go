@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miogo/mio"
 	"github.com/miogo/mio/examples/internal/servetest"
 )
 
@@ -141,6 +142,7 @@ func TestBroadcast(t *testing.T) {
 	// A partial line is held: b's line, sent after a's fragment, comes
 	// first, then a's line whole once its newline arrives.
 	a.send("par")
+	waitHeld(t, s, a.name, 3)
 	b.send("sync\n")
 	a.expect(b.name + ": sync")
 	c.expect(b.name + ": sync")
@@ -163,6 +165,46 @@ func TestBroadcast(t *testing.T) {
 	b.conn.Close()
 	a.expect("* " + b.name + " left")
 	c.expect("* " + b.name + " left")
+}
+
+// waitHeld waits until the server holds n unread bytes of name's input,
+// asking the loop through ConnRef.Do: each question is a round trip, no
+// sleep.
+func waitHeld(t *testing.T, s *server, name string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		refs := make([]mio.ConnRef, 0, len(s.refs))
+		for _, r := range s.refs {
+			refs = append(refs, r)
+		}
+		s.mu.Unlock()
+		held := make(chan int, len(refs))
+		asked := 0
+		for _, r := range refs {
+			if r.Do(func(c *mio.Conn) {
+				if c.Context().(*member).name == name {
+					held <- c.In().Len()
+				} else {
+					held <- -1
+				}
+			}) == nil {
+				asked++
+			}
+		}
+		for range asked {
+			select {
+			case h := <-held:
+				if h == n {
+					return
+				}
+			case <-time.After(wait):
+				t.Fatal("the loop does not answer")
+			}
+		}
+	}
+	t.Fatalf("the server never held %d bytes of %s's input", n, name)
 }
 
 // TestLineTooLong: a line longer than -maxline disconnects its sender,
