@@ -2,107 +2,62 @@ package main
 
 import (
 	"errors"
-	"io"
+	"log"
 
 	"github.com/miogo/mio"
+	"github.com/miogo/mio/examples/internal/serve"
 )
 
-// turnBytes is how much one connection may echo in one go before it lets
-// the other connections of its loop have a turn.
-const turnBytes = 1 << 20
-
-// pumpState says why pump stopped.
-type pumpState uint8
-
-const (
-	// pumpBlocked: neither direction can move until a readiness event.
-	pumpBlocked pumpState = iota
-	// pumpYield: the turn is used up and both directions may still move,
-	// so no event is coming: the caller must pump again soon.
-	pumpYield
-	// pumpDone: the connection is finished, flushed or failed.
-	pumpDone
-)
-
-// conn is one client connection and the data read from it that is not
-// yet written back. Its buffer has a fixed size: when it is full, reading
-// stops until writing makes room, which is the backpressure that keeps a
-// client that does not read from growing the server's memory.
+// echo is the ConnHandler: what a connection sends goes back to it. The
+// library's Conn does the buffering, the write readiness and the close
+// after the last byte is flushed; all the handler decides is how much to
+// write back now.
 //
-// The socket is registered edge-triggered, so each direction is used until
-// it would block, and then not again until its next readiness callback.
-type conn struct {
-	sock       mio.Socket
-	buf        []byte
-	start, end int  // buf[start:end] is waiting to be written
-	eof        bool // the peer has sent all it will send
-
-	readBlocked  bool // a read would block; cleared by Readable
-	writeBlocked bool // a write would block; cleared by Writable
-	yielded      bool // a timeout is set to resume a yielded pump
+// The output holds at most limit bytes. What does not fit stays in the
+// Conn's input and reading pauses, so a client that sends without reading
+// is slowed down by TCP flow control rather than growing the server's
+// memory; OnDrain, when the client has read enough, writes the rest and
+// reads on.
+type echo struct {
+	limit int
+	loop  int // for the log
+	log   *log.Logger
 }
 
-func newConn(sock mio.Socket, size int) *conn {
-	return &conn{sock: sock, buf: make([]byte, size)}
-}
+// OnOpen needs nothing: the Conn is already reading.
+func (echo) OnOpen(*mio.Conn) {}
 
-// pending is how many bytes wait to be written back.
-func (c *conn) pending() int { return c.end - c.start }
+// OnData writes back what came.
+func (e echo) OnData(c *mio.Conn) { e.pump(c) }
 
-// room returns the free space after the pending bytes, moving them to the
-// front first when that frees at least half the buffer, so each byte is
-// copied at most about once.
-func (c *conn) room() []byte {
-	switch {
-	case c.start == c.end:
-		c.start, c.end = 0, 0
-	case c.end == len(c.buf) && c.start > 0 && c.start >= len(c.buf)/2:
-		c.end = copy(c.buf, c.buf[c.start:c.end])
-		c.start = 0
+// OnDrain writes back what waited for room.
+func (e echo) OnDrain(c *mio.Conn) { e.pump(c) }
+
+// OnClose logs a connection that ended in an error worth telling; a peer
+// resetting or vanishing, and the loop closing, are routine.
+func (e echo) OnClose(_ *mio.Conn, err error) {
+	if err != nil && !routine(err) {
+		e.log.Printf("loop %d: connection: %v", e.loop, err)
 	}
-	return c.buf[c.end:]
 }
 
-// pump reads while there is room and writes while there is data, until
-// neither can go on, the turn is used up, or the connection is finished.
-// It returns the error that finished the connection, if any.
-func (c *conn) pump() (pumpState, error) {
-	for moved := 0; ; {
-		progress := false
-		if !c.eof && !c.readBlocked {
-			if room := c.room(); len(room) > 0 {
-				n, err := c.sock.Read(room)
-				c.end += n
-				switch {
-				case err == nil:
-					progress = n > 0
-				case errors.Is(err, mio.ErrWouldBlock):
-					c.readBlocked = true
-				case err == io.EOF:
-					c.eof = true
-				default:
-					return pumpDone, err
-				}
-			}
-		}
-		if c.start < c.end && !c.writeBlocked {
-			n, err := c.sock.Write(c.buf[c.start:c.end])
-			c.start += n
-			moved += n
-			progress = progress || n > 0
-			if errors.Is(err, mio.ErrWouldBlock) {
-				c.writeBlocked = true
-			} else if err != nil {
-				return pumpDone, err
-			}
-		}
-		switch {
-		case c.eof && c.start == c.end:
-			return pumpDone, nil // all echoed; closing sends the FIN
-		case !progress:
-			return pumpBlocked, nil
-		case moved >= turnBytes:
-			return pumpYield, nil
-		}
+// pump moves as much of the input to the output as fits, and reads on
+// only when it all did. At the client's end of stream, once everything is
+// written back, the Conn closes itself.
+func (e echo) pump(c *mio.Conn) {
+	in := c.In()
+	p := in.Next(min(in.Len(), e.limit-c.OutputLen()))
+	if _, err := c.Write(p); err != nil {
+		return // the Conn is closing; OnClose follows
 	}
+	if in.Len() > 0 {
+		c.PauseRead() // full: OnDrain comes when the client has read
+	} else {
+		c.ResumeRead()
+	}
+}
+
+// routine reports whether err is how connections usually end.
+func routine(err error) bool {
+	return errors.Is(err, mio.ErrClosed) || serve.Routine(err)
 }

@@ -19,11 +19,14 @@
 // NetBSD and OpenBSD, and for Unix sockets, the loops share one listening
 // socket, each with its own Dup of it, and whichever loop is free accepts.
 //
-// -buf is the buffer each connection has for data read but not yet
-// written back ("16KiB", "1MiB" or a number of bytes). When it is full the
-// server stops reading from that client until writing drains it, so a
-// client that sends without reading is slowed down by TCP flow control
-// rather than growing the server's memory.
+// -buf bounds each connection's input and, again, its output: the data
+// read and not yet written back ("16KiB", "1MiB" or a number of bytes).
+// When the output is full the server stops reading from that client until
+// the client has read, so a client that sends without reading is slowed
+// down by TCP flow control rather than growing the server's memory. The
+// connections are mio.Conns: the library keeps the buffers (none while a
+// connection is idle), the write readiness and the close after the last
+// byte is flushed, and conn.go only says what to write back.
 //
 // Once listening, echo prints one line on standard output:
 //

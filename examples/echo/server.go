@@ -60,7 +60,7 @@ func (s *server) run() error {
 	errs := make([]error, len(s.workers))
 	for i, w := range s.workers {
 		wg.Go(func() {
-			if err := w.loop.Run(w); err != nil {
+			if err := w.run(); err != nil {
 				errs[i] = fmt.Errorf("loop %d: %w", w.id, err)
 			}
 			s.stop() // one loop ending ends them all
