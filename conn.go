@@ -105,6 +105,9 @@ func (c ConnConfig) withDefaults() (ConnConfig, error) {
 	c.Linger = orDefault(c.Linger, defaultLinger)
 	c.RefQueue = orDefault(c.RefQueue, defaultRefQueue)
 	c.RefBytes = orDefault(c.RefBytes, defaultRefBytes)
+	if c.WriteLimit > math.MaxInt32 || c.ReadLimit > math.MaxInt32 {
+		return c, fmt.Errorf("mio: ConnConfig limits past 2 GiB: %w", syscall.EINVAL)
+	}
 	if c.HighWater > c.WriteLimit || c.LowWater >= c.HighWater {
 		return c, fmt.Errorf("mio: ConnConfig needs LowWater < HighWater <= WriteLimit, have %d, %d, %d: %w",
 			c.LowWater, c.HighWater, c.WriteLimit, syscall.EINVAL)
@@ -130,7 +133,6 @@ type Conn struct {
 	t     *connTable
 	sock  Socket // nil while a DialHost resolves
 	token Token
-	flags connFlags
 	in    Buffer
 	out   outQueue
 	ctx   any
@@ -143,8 +145,9 @@ type Conn struct {
 	timer                 Timeout
 	timerAt               int64 // when timer fires, if it is live
 
-	dial *dialing    // the addresses still to try, while dialing a host name
-	gone atomic.Bool // set once closed; read by ConnRefs
+	dial  *dialing    // the addresses still to try, while dialing a host name
+	flags connFlags   // next to gone: the two share a word
+	gone  atomic.Bool // set once closed; read by ConnRefs
 }
 
 // connFlags is a Conn's state.

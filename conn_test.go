@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // A Conn echoes what its peer sends and, at the peer's end of stream,
@@ -667,5 +668,65 @@ func TestConnEOFKeepsUnconsumedInput(t *testing.T) {
 	g.until(func() bool { return g.rec.closed(c) })
 	if g.rec.errs[c] != nil {
 		t.Fatal(g.rec.errs[c])
+	}
+}
+
+// An idle Conn holds no buffer: after traffic both its buffers have given
+// their memory back, and what it costs on the heap is its own struct and
+// its socket's (measured over many Conns; the kernel's socket memory is
+// not the heap's).
+func TestConnIdleHoldsNoBuffer(t *testing.T) {
+	const n = 300
+	g := newConnRig(t, ConnConfig{})
+	g.rec.echo = true
+	type pair struct {
+		c      *Conn
+		client *TCPSocket
+	}
+	pairs := make([]pair, n)
+	for i := range pairs {
+		pairs[i].c, pairs[i].client = g.adopt(0)
+	}
+	msg := randomBytes(20<<10, 10)
+	for _, p := range pairs[:20] {
+		g.sendAll(p.client, msg)
+		var back []byte
+		g.until(func() bool {
+			back, _ = readSome(t, p.client, back)
+			return len(back) == len(msg)
+		})
+	}
+	for _, p := range pairs {
+		if p.c.in.Cap() != 0 || p.c.out.buf.Cap() != 0 || p.c.out.segs != nil {
+			t.Fatalf("an idle Conn holds %d bytes of input memory, %d of output", p.c.in.Cap(), p.c.out.buf.Cap())
+		}
+	}
+	// The heap cost of one more idle Conn: make n more pairs, then
+	// measure what adopting them costs.
+	servers := make([]*TCPSocket, n)
+	for i := range servers {
+		_, servers[i] = tcpPair(t, loopback4, 0)
+	}
+	g.loop.reg.slot(servers[n-1].Fd()) // the loop's table of fds grows as fds do, raw or not
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	more := make([]*Conn, n)
+	for i, server := range servers {
+		c, err := g.conns.Adopt(server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		more[i] = c
+	}
+	g.until(func() bool { return more[n-1].flags&cOpen != 0 })
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("heap per idle Conn: %d B (the Conn struct: %d B)", per, unsafe.Sizeof(Conn{}))
+	// The table's share (its slot, generation and dirty-list entries, in
+	// slices that grow by doubling) is well under 128 B per Conn.
+	if limit := int64(unsafe.Sizeof(Conn{})) + 128; per > limit {
+		t.Fatalf("heap per idle Conn %d B, want at most %d", per, limit)
 	}
 }

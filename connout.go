@@ -14,8 +14,8 @@ package mio
 type outQueue struct {
 	buf  Buffer
 	segs []outSeg
-	head int // segs[head:] are queued
-	size int // bytes queued in all
+	head int32 // segs[head:] are queued
+	size int32 // bytes queued in all: WriteLimit fits, as Conns checks
 }
 
 // outSeg is one segment: lent bytes, or (lent == nil) a run of n copied
@@ -26,7 +26,7 @@ type outSeg struct {
 }
 
 // len is the number of bytes queued.
-func (q *outQueue) len() int { return q.size }
+func (q *outQueue) len() int { return int(q.size) }
 
 // copyIn queues a copy of p; the caller checked that it fits the limit.
 func (q *outQueue) copyIn(p []byte, mem *bufPool) {
@@ -37,7 +37,7 @@ func (q *outQueue) copyIn(p []byte, mem *bufPool) {
 		q.buf.buf = mem.get(len(p))
 	}
 	q.buf.Write(p) // fits: the Buffer's limit is the queue's
-	q.size += len(p)
+	q.size += int32(len(p))
 	if q.segs != nil {
 		q.appendCopied(len(p))
 	}
@@ -45,7 +45,7 @@ func (q *outQueue) copyIn(p []byte, mem *bufPool) {
 
 // appendCopied records n more copied bytes at the tail of the list.
 func (q *outQueue) appendCopied(n int) {
-	if last := len(q.segs) - 1; last >= q.head && q.segs[last].lent == nil {
+	if last := len(q.segs) - 1; last >= int(q.head) && q.segs[last].lent == nil {
 		q.segs[last].n += n
 		return
 	}
@@ -74,13 +74,13 @@ func (q *outQueue) lend(p []byte, mem *bufPool) {
 			q.push(outSeg{n: q.buf.Len()})
 		}
 	}
-	if len(q.segs)-q.head >= gatherMax-1 {
+	if len(q.segs)-int(q.head) >= gatherMax-1 {
 		q.copyTail(mem)
 		q.copyIn(p, mem)
 		return
 	}
 	q.push(outSeg{lent: p})
-	q.size += len(p)
+	q.size += int32(len(p))
 }
 
 // copyTail turns a lent last segment into copied bytes.
@@ -92,7 +92,7 @@ func (q *outQueue) copyTail(mem *bufPool) {
 	}
 	q.segs[last] = outSeg{}
 	q.segs = q.segs[:last]
-	q.size -= len(p)
+	q.size -= int32(len(p))
 	q.copyIn(p, mem)
 }
 
@@ -120,7 +120,7 @@ func (q *outQueue) pieces(dst [][]byte) [][]byte {
 
 // consume drops the first n bytes, which were written.
 func (q *outQueue) consume(n int) {
-	q.size -= n
+	q.size -= int32(n)
 	if q.segs == nil {
 		q.buf.Discard(n)
 		return
@@ -140,7 +140,7 @@ func (q *outQueue) consume(n int) {
 			q.head++
 		}
 	}
-	if q.head == len(q.segs) {
+	if int(q.head) == len(q.segs) {
 		q.segs, q.head = q.segs[:0], 0
 	}
 }
