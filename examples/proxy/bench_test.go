@@ -55,7 +55,7 @@ func benchStream(b *testing.B, addr string) {
 // copyProxy is the plain Go proxy to compare with: a goroutine for each
 // direction of each connection, copying with io.Copy and forwarding the
 // half-close. It runs until the benchmark ends.
-func copyProxy(b *testing.B, backend string) string {
+func copyProxy(b testing.TB, backend string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
