@@ -357,7 +357,7 @@ func (s *server) client(c *conn, argv [][]byte) {
 	case "GETNAME":
 		c.null()
 	case "ID":
-		c.integer(int64(c.tok))
+		c.integer(c.id)
 	default:
 		c.err("ERR CLIENT " + quoteArg(argv[1]) + " is not supported here")
 	}

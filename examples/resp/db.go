@@ -8,8 +8,8 @@ import (
 )
 
 // expiryTokens is the bit that marks a timeout token as a key's expiry;
-// connection tokens stay below it.
-const expiryTokens mio.Token = 1 << 63
+// connection tokens are the Conns table's (mio.ConnsToken, bit 63).
+const expiryTokens mio.Token = 1 << 62
 
 // entry is one key's value and expiry.
 type entry struct {

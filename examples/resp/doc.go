@@ -58,29 +58,30 @@
 // request cut short by the client closing the connection is dropped
 // without a reply.
 //
-// When the server ends a connection (a protocol error, QUIT), it shuts
-// down its sending side after the last reply and drops whatever the
-// client still sends until the client closes, for up to a second and 1
-// MiB, instead of closing at once: closing a socket with unread input
-// sends a reset, which can make the client's system discard the last
-// reply before the client reads it.
+// When the server ends a connection (a protocol error, QUIT), it closes it
+// with mio.Conn.Close: the last replies are written, the sending side is
+// shut down, and whatever the client still sends is dropped until the
+// client closes, all within a second, instead of closing at once: closing
+// a socket with unread input sends a reset, which can make the client's
+// system discard the last reply before the client reads it.
 //
 // # Output and backpressure
 //
-// Each connection's replies wait in a buffer until the socket takes them.
-// When more than -outbuf bytes (256 KiB by default) wait, the server stops
-// reading and parsing that connection's requests until the backlog has
-// drained to a quarter of that, so a client that sends without reading
-// its replies is held back by TCP flow control and cannot make the
+// Each connection's replies wait in the connection's output (mio.Conn)
+// until the socket takes them. When more than -outbuf bytes (256 KiB by
+// default) wait, the server stops reading and parsing that connection's
+// requests until the backlog has drained to a quarter of that (the Conn's
+// HighWater and LowWater, and OnDrain), so a client that sends without
+// reading its replies is held back by TCP flow control and cannot make the
 // server's memory grow. The check is made between requests, so the
 // backlog can pass the mark by the reply to one request; but stored
 // values of 16 KiB or more, and all values once the backlog is over the
-// mark, are not copied into the buffer: the reply refers to them (the
-// server never changes a stored value in place once a reply refers to it,
-// it replaces it), so even an MGET of a million keys copies little more
-// than its headers. When a client half-closes its side, it still gets the
-// replies to all the complete requests it sent, and then the connection
-// is closed.
+// mark, are not copied into the output: the reply lends them to the Conn
+// (mio.Conn.WriteNoCopy; the server never changes a stored value in place
+// once a reply refers to it, it replaces it), so even an MGET of a million
+// keys copies little more than its headers. When a client half-closes its
+// side, it still gets the replies to all the complete requests it sent,
+// and then the connection is closed.
 //
 // # Expiry
 //
@@ -94,14 +95,16 @@
 // # Design
 //
 // One event loop serves every connection and owns the keyspace, so
-// commands run one at a time without locks, as in Redis. Connections are
-// registered level-triggered for reading: each readiness reads once
-// (into the connection's input buffer, 16 KiB to start with), runs every
-// complete request read, and writes the replies at once; a connection with more to read is reported again on the next
-// poll, after the others had their turn. Write interest is added only
-// while replies wait for the socket. The parser keeps its place in a
-// request that is not complete yet, so a request split over many reads is
-// parsed once. Parsing, running PING, GET, SET, INCR and MGET and writing
+// commands run one at a time without locks, as in Redis. The library's
+// buffered connection layer (mio.Conns, mio.Conn) does the plumbing: it
+// reads into each connection's input, writes the output as the socket
+// takes it, and closes after the last byte is flushed. The server, its
+// ConnHandler, only parses: each OnData runs every complete request in
+// the input, builds their replies in one buffer, and hands them to the
+// Conn in one write. The parser keeps its place in a request that is not
+// complete yet, so a request split over many reads is parsed once; a
+// request may fill the input up to the query limit (the Conn's
+// ReadLimit). Parsing, running PING, GET, SET, INCR and MGET and building
 // their replies allocate nothing in steady state.
 //
 // Persistence, replication, the other data types and RESP3 are out of

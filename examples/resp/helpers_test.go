@@ -23,6 +23,7 @@ const testTimeout = servetest.Timeout
 type running struct {
 	*server
 	*servetest.Running
+	seen []*conn // every connection opened, on the loop's goroutine
 }
 
 // startServer builds a server from cfg on a free loopback port, logging
@@ -39,7 +40,10 @@ func startServer(t *testing.T, cfg config) *running {
 	if err != nil {
 		t.Fatalf("newServer(%+v): %v", cfg, err)
 	}
-	return &running{server: s, Running: servetest.Start(t, logs, s.run, s.stop)}
+	r := &running{server: s}
+	s.opened = func(c *conn) { r.seen = append(r.seen, c) }
+	r.Running = servetest.Start(t, logs, s.run, s.stop)
+	return r
 }
 
 // onLoop runs f on the server's loop goroutine and waits for it, so a test
@@ -208,9 +212,13 @@ func (c *client) expectClosed(t *testing.T) string {
 	return string(rest)
 }
 
-// list returns the connections t holds.
-func (t *connTable) list() []*conn {
+// list returns the connections still open; call it on the loop.
+func (r *running) list() []*conn {
 	var cs []*conn
-	t.each(func(c *conn) { cs = append(cs, c) })
+	for _, c := range r.seen {
+		if !c.mc.Closed() {
+			cs = append(cs, c)
+		}
+	}
 	return cs
 }

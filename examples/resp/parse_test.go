@@ -80,9 +80,9 @@ func TestParserIncremental(t *testing.T) {
 	if st, msg := p.next(); st != parsedNone {
 		t.Fatalf("part of a request: %v %q", st, msg)
 	}
-	if len(p.spans) != 2 || p.bulk != len(value) || p.pos != head || p.need != len(input) {
-		t.Errorf("after the headers: %d arguments, bulk %d, at %d, need %d; want 2, %d, %d, %d",
-			len(p.spans), p.bulk, p.pos, p.need, len(value), head, len(input))
+	if len(p.spans) != 2 || p.bulk != len(value) || p.pos != head {
+		t.Errorf("after the headers: %d arguments, bulk %d, at %d; want 2, %d, %d",
+			len(p.spans), p.bulk, p.pos, len(value), head)
 	}
 	p.end = copy(p.buf[p.end:], input[p.end:]) + p.end
 	if st, _ := p.next(); st != parsedCommand || len(p.argv) != 3 || len(p.argv[2]) != len(value) {
@@ -158,8 +158,7 @@ func TestNoAllocs(t *testing.T) {
 		"PING\r\n" + string(encode("MGET", "key:000001", "counter", "nope")))
 	c := newConn(nil, 1, defaultMaxBulk, defaultOutHigh)
 	run := func() {
-		c.in.end = copy(c.in.buf, input)
-		c.in.start = 0
+		c.in.buf, c.in.start, c.in.end = input, 0, len(input)
 		for {
 			st, _ := c.in.next()
 			if st != parsedCommand {

@@ -42,9 +42,10 @@ const (
 // of the next bulk string), so each byte is looked at about once however
 // the request is cut into reads.
 //
-// buf[start:end] is the input not consumed yet. The parser's positions are
-// relative to start, so moving that input to the front of the buffer (or
-// into a bigger one) keeps them valid.
+// buf[start:end] is the input not consumed yet: the Conn's input, which
+// the server discards up to start after parsing. The parser's positions
+// are relative to start, so the Conn moving that input to the front of
+// its buffer (or into a bigger one) keeps them valid.
 type parser struct {
 	buf        []byte
 	start, end int
@@ -55,9 +56,6 @@ type parser struct {
 	argc  int    // elements the array announced; 0 while none is begun
 	bulk  int    // length of the next bulk string, -1 before its header
 	spans []span // the arguments parsed so far
-	// need is how many bytes from start the request needs at least, once
-	// that is known: the growth target for a long bulk string.
-	need int
 
 	argv [][]byte // the arguments of the last request, into buf
 }
@@ -109,7 +107,6 @@ func (p *parser) next() (st parseStatus, msg string) {
 				}
 				p.pos += used
 				p.bulk = int(n)
-				p.need = p.pos + p.bulk + 2
 			}
 			if len(data) < p.pos+p.bulk+2 {
 				return parsedNone, ""
@@ -133,10 +130,7 @@ func (p *parser) next() (st parseStatus, msg string) {
 // consume drops n bytes of input and resets the request in progress.
 func (p *parser) consume(n int) {
 	p.start += n
-	if p.start == p.end {
-		p.start, p.end = 0, 0
-	}
-	p.pos, p.argc, p.bulk, p.need = 0, 0, -1, 0
+	p.pos, p.argc, p.bulk = 0, 0, -1
 }
 
 // header parses the "*<n>\r\n" or "$<n>\r\n" line at data[at:] and

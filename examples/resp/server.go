@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"time"
 
@@ -23,21 +24,22 @@ const (
 )
 
 // acceptorToken names the acceptor's registration and the timeout that
-// resumes accepting after an error (serve.Listener); connections count up
-// from it, below expiryTokens, and are never reused.
+// resumes accepting after an error (serve.Listener). The connections'
+// tokens are the Conns table's own (mio.ConnsToken), so they never meet
+// it or the expiry timeouts (expiryTokens).
 const acceptorToken mio.Token = 0
 
-// A connection closed by the server (a protocol error, QUIT) first shuts
-// down its sending side, so the client reads the last reply and then the
-// end of the stream, and reads and drops what the client still sends
-// until the client closes too, for at most lingerTime and lingerBytes.
-// Closing a socket with unread input at once would send a reset, which may
-// make the client's system drop the last reply before the client has read
-// it.
-const (
-	lingerTime  = time.Second
-	lingerBytes = 1 << 20
-)
+// A connection closed by the server (a protocol error, QUIT) is closed
+// with mio.Conn.Close: its last replies are written, its sending side is
+// shut down, so the client reads them and then the end of the stream, and
+// what the client still sends is read and dropped until the client closes
+// too, all within lingerTime (mio.ConnConfig.Linger). Closing a socket
+// with unread input at once would send a reset, which may make the
+// client's system drop the last reply before the client has read it.
+const lingerTime = time.Second
+
+// minQuery is the least query limit a config may set.
+const minQuery = 16 << 10
 
 // config is what a server is built from.
 type config struct {
@@ -70,8 +72,8 @@ func (cfg config) withDefaults() (config, error) {
 	switch {
 	case cfg.maxBulk < 1 || cfg.maxBulk > defaultMaxBulk:
 		return cfg, fmt.Errorf("-maxbulk %d: want 1 to %d", cfg.maxBulk, defaultMaxBulk)
-	case cfg.maxQuery < readSize:
-		return cfg, fmt.Errorf("query limit %d: want at least %d", cfg.maxQuery, readSize)
+	case cfg.maxQuery < minQuery:
+		return cfg, fmt.Errorf("query limit %d: want at least %d", cfg.maxQuery, minQuery)
 	case cfg.outHigh < 1 || cfg.outLow < 0 || cfg.outLow >= cfg.outHigh:
 		return cfg, fmt.Errorf("-outbuf %d (low-water mark %d): want 0 <= low < high", cfg.outHigh, cfg.outLow)
 	}
@@ -79,24 +81,28 @@ func (cfg config) withDefaults() (config, error) {
 }
 
 // server is one event loop serving one keyspace: Redis's model, in which
-// commands run one at a time and need no locks. All its fields but loop are
+// commands run one at a time and need no locks. A mio.Conns table drives
+// the connections, with the server as its ConnHandler, and the server is
+// also the table's Handler for the tokens that are not the table's: the
+// acceptor's and the keys' expiry timeouts. All its fields but loop are
 // used on the loop's goroutine only (or before Run and after it returns);
 // do runs a function there.
 type server struct {
 	mio.NopHandler[func()]
-	loop *mio.EventLoop[func()]
-	addr mio.SockAddr // the address bound, with the port the kernel chose
-	ln   *serve.Listener[func()]
-	db   *store
+	loop  *mio.EventLoop[func()]
+	addr  mio.SockAddr // the address bound, with the port the kernel chose
+	ln    *serve.Listener[func()]
+	conns *mio.Conns[func()]
+	db    *store
 
 	maxBulk, maxQuery int
-	outHigh, outLow   int
+	outHigh           int
 	verbose           bool
 	log               *log.Logger
 
-	conns    connTable
-	accepted int      // connections taken, over the server's life
-	scratch  [24]byte // INCR's digits
+	accepted int         // connections taken, over the server's life
+	opened   func(*conn) // tests: told of each new connection
+	scratch  [24]byte    // INCR's digits
 	closed   bool
 }
 
@@ -118,11 +124,19 @@ func newServer(cfg config) (*server, error) {
 	}
 	s := &server{
 		loop: loop, addr: addr, db: newStore(loop),
-		maxBulk: cfg.maxBulk, maxQuery: cfg.maxQuery,
-		outHigh: cfg.outHigh, outLow: cfg.outLow,
+		maxBulk: cfg.maxBulk, maxQuery: cfg.maxQuery, outHigh: cfg.outHigh,
 		verbose: cfg.verbose, log: cfg.log,
 	}
-	if s.ln, err = serve.Listen(loop, accs[0], acceptorToken, s.add, cfg.log, ""); err != nil {
+	ccfg := mio.ConnConfig{
+		// The input holds one request at most, and a reply may pass the
+		// high-water mark by its own size: the Conn refuses no Write.
+		ReadLimit: cfg.maxQuery, WriteLimit: math.MaxInt / 2,
+		HighWater: cfg.outHigh, LowWater: cfg.outLow, Linger: lingerTime,
+	}
+	if s.conns, err = mio.NewConns(loop, mio.ConnHandler(s), mio.Handler[func()](s), ccfg); err == nil {
+		s.ln, err = serve.Listen(loop, accs[0], acceptorToken, s.add, cfg.log, "")
+	}
+	if err != nil {
 		accs[0].Close()
 		loop.Close()
 		return nil, err
@@ -130,10 +144,10 @@ func newServer(cfg config) (*server, error) {
 	return s, nil
 }
 
-// run serves until stop, then closes every connection, the acceptor and
-// the loop.
+// run serves until stop, then closes the acceptor and the loop, which
+// closes every connection.
 func (s *server) run() error {
-	err := s.loop.Run(s)
+	err := s.loop.Run(s.conns)
 	return errors.Join(err, s.close())
 }
 
@@ -149,91 +163,91 @@ func (s *server) close() error {
 		return nil
 	}
 	s.closed = true
-	s.conns.each(func(c *conn) {
-		c.sock.Close()
-		s.conns.release(c.tok)
-	})
 	return errors.Join(s.ln.Close(), s.loop.Close())
 }
 
 // Notify runs a function sent by do.
 func (s *server) Notify(_ *mio.EventLoop[func()], f func()) { f() }
 
-// Readable serves the acceptor or a connection.
-func (s *server) Readable(_ *mio.EventLoop[func()], tok mio.Token, hint mio.ReadHint) {
+// Readable serves the acceptor.
+func (s *server) Readable(_ *mio.EventLoop[func()], tok mio.Token, _ mio.ReadHint) {
 	if tok == acceptorToken {
 		s.ln.AcceptAll()
-		return
-	}
-	c := s.conns.get(tok)
-	if c == nil {
-		return
-	}
-	if c.lingering {
-		s.linger(c)
-		return
-	}
-	if c.interest&mio.Readable != 0 {
-		n, err := c.read(s.maxQuery)
-		eof, fatal := readResult(err)
-		switch {
-		case errors.Is(err, errQueryLimit):
-			c.err("ERR Protocol error: request longer than the query buffer limit")
-			c.closing = true
-		case fatal != nil:
-			s.drop(c, fatal)
-			return
-		case eof:
-			c.eof = true
-		case n > 0:
-			s.process(c)
-		}
-	} else if hint&mio.ErrorHint != 0 {
-		// Not reading (output is backed up, or the client is done): a
-		// socket error ends the connection here.
-		if err := c.sock.TakeError(); err != nil {
-			s.drop(c, err)
-			return
-		}
-	}
-	s.flush(c)
-}
-
-// Writable writes what a connection's socket would not take before, and
-// resumes parsing once the output has drained.
-func (s *server) Writable(_ *mio.EventLoop[func()], tok mio.Token) {
-	if c := s.conns.get(tok); c != nil {
-		s.flush(c)
 	}
 }
 
-// Timeout resumes accepting after a pause, expires a key, or ends a
-// connection's lingering.
+// Timeout resumes accepting after a pause, or expires a key.
 func (s *server) Timeout(_ *mio.EventLoop[func()], tok mio.Token) {
 	switch {
 	case tok&expiryTokens != 0:
 		s.db.expired(tok)
 	case tok == acceptorToken:
 		s.ln.Resume()
-	default:
-		// Connection tokens are never reused (see connTable), so a
-		// connection found here is the one the timeout was set for.
-		if c := s.conns.get(tok); c != nil && c.lingering {
-			s.drop(c, nil)
-		}
+	}
+}
+
+// add hands a new connection to the table.
+func (s *server) add(sock mio.Socket) {
+	if _, err := s.conns.Adopt(sock); err != nil {
+		s.log.Print(err)
+		sock.Close()
+	}
+}
+
+// OnOpen gives a new connection its parser.
+func (s *server) OnOpen(mc *mio.Conn) {
+	s.accepted++
+	c := newConn(mc, int64(s.accepted), s.maxBulk, s.outHigh)
+	mc.SetContext(c)
+	if s.opened != nil {
+		s.opened(c)
+	}
+}
+
+// OnData runs the complete requests that came.
+func (s *server) OnData(mc *mio.Conn) { s.process(mc.Context().(*conn)) }
+
+// OnDrain goes on with a connection that paused over the high-water mark.
+func (s *server) OnDrain(mc *mio.Conn) {
+	if c := mc.Context().(*conn); c.paused {
+		c.paused = false
+		mc.ResumeRead()
+		s.process(c)
+	}
+}
+
+// OnClose logs a connection that ended in an error worth telling; a peer
+// resetting or vanishing, a linger running out and the loop closing are
+// routine.
+func (s *server) OnClose(mc *mio.Conn, err error) {
+	if err != nil && !errors.Is(err, mio.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) && !serve.Routine(err) {
+		s.log.Printf("connection %d: %v", mc.Context().(*conn).id, err)
 	}
 }
 
 // process runs the complete requests in c's input, until the output is
-// over the high-water mark or the input is malformed.
+// over the high-water mark or the input is malformed, hands the replies
+// to the Conn, and consumes what was parsed. A request cut short by the
+// client's end of stream is dropped, so that the Conn closes itself.
 func (s *server) process(c *conn) {
+	in := c.mc.In()
+	p := &c.in
+	p.buf, p.start, p.end = in.Bytes(), 0, in.Len()
 	for !c.closing {
 		if c.pending() >= s.outHigh {
-			c.paused = true
-			break
+			c.send()
+			if c.mc.Backlogged() {
+				c.paused = true
+				c.mc.PauseRead()
+				break
+			}
 		}
-		st, msg := c.in.next()
+		st, msg := p.next()
 		if st == parsedNone {
+			if p.end-p.start >= s.maxQuery {
+				c.err("ERR Protocol error: request longer than the query buffer limit")
+				c.closing = true
+			}
 			break
 		}
 		if st == parsedError {
@@ -241,110 +255,17 @@ func (s *server) process(c *conn) {
 			c.closing = true
 			break
 		}
-		s.exec(c, c.in.argv)
+		s.exec(c, p.argv)
 	}
-	c.shrinkIn()
-}
-
-// flush writes c's output and brings its registration in line with its
-// state: reading while it is not paused or finished, writing while output
-// waits. A connection with nothing left to do is closed.
-func (s *server) flush(c *conn) {
-	for {
-		if err := c.flush(); err != nil {
-			s.drop(c, err)
-			return
-		}
-		if !c.paused || c.pending() > s.outLow {
-			break
-		}
-		// Drained to the low-water mark: parse what input is buffered,
-		// which may fill the output again.
-		c.paused = false
-		s.process(c)
+	c.send()
+	in.Discard(p.start)
+	clear(p.argv) // the arguments point into the Conn's input
+	p.argv, p.buf = p.argv[:0], nil
+	switch {
+	case c.closing:
+		c.mc.Close()
+	case c.mc.EOF() && !c.paused:
+		in.Discard(in.Len())
+		p.consume(0)
 	}
-	var want mio.Interest
-	if !c.paused && !c.eof && !c.closing {
-		want |= mio.Readable
-	}
-	if c.pending() > 0 {
-		want |= mio.Writable
-	}
-	if want == 0 {
-		// The client has sent all it will, or the connection is closing,
-		// and every reply is written.
-		if c.closing && !c.eof {
-			s.startLinger(c)
-			return
-		}
-		s.drop(c, nil)
-		return
-	}
-	if want != c.interest {
-		if err := s.loop.Reregister(c.sock, c.tok, want, mio.Level); err != nil {
-			s.drop(c, err)
-			return
-		}
-		c.interest = want
-	}
-}
-
-// startLinger shuts down c's sending side and keeps reading from it, to
-// drop the input, until the client closes or lingerTime has passed.
-func (s *server) startLinger(c *conn) {
-	c.lingering = true
-	if err := c.sock.Shutdown(mio.ShutWrite); err != nil {
-		s.drop(c, nil) // the client is gone already
-		return
-	}
-	if _, err := s.loop.Timeout(c.tok, lingerTime); err != nil {
-		s.drop(c, err)
-		return
-	}
-	if c.interest != mio.Readable {
-		if err := s.loop.Reregister(c.sock, c.tok, mio.Readable, mio.Level); err != nil {
-			s.drop(c, err)
-			return
-		}
-		c.interest = mio.Readable
-	}
-	s.linger(c)
-}
-
-// linger reads and drops a lingering connection's input, and closes it at
-// the end of the stream, on an error, or after lingerBytes.
-func (s *server) linger(c *conn) {
-	p := &c.in
-	p.start, p.end = 0, 0
-	n, err := c.sock.Read(p.buf)
-	c.dropped += n
-	if (err == nil || errors.Is(err, mio.ErrWouldBlock)) && c.dropped < lingerBytes {
-		return // level-triggered: the next poll reports what is left
-	}
-	s.drop(c, nil)
-}
-
-// add registers a new connection, level-triggered for reading: each
-// Readable reads once, and a connection with more input is reported again
-// on the next poll, after the other connections had their turn.
-func (s *server) add(sock mio.Socket) {
-	tok := s.conns.reserve()
-	if err := s.loop.Register(sock, tok, mio.Readable, mio.Level); err != nil {
-		s.log.Print(err)
-		s.conns.release(tok)
-		sock.Close()
-		return
-	}
-	s.conns.put(tok, newConn(sock, tok, s.maxBulk, s.outHigh))
-	s.accepted++
-}
-
-// drop closes a connection. A peer resetting or vanishing is routine and
-// is not logged.
-func (s *server) drop(c *conn, err error) {
-	if err != nil && !serve.Routine(err) {
-		s.log.Printf("connection %d: %v", c.tok, err)
-	}
-	c.sock.Close()
-	s.conns.release(c.tok)
 }
