@@ -345,6 +345,7 @@ func writeReport(w io.Writer, d *dataset, meta map[string]string, micro []microR
 	p("- Servers, each a separate process started afresh for every run: ")
 	p("**mio** (this library, one loop, GOMAXPROCS=1), **mio-multi** (%s loops, one SO_REUSEPORT acceptor each, GOMAXPROCS=%s), ",
 		orDash(meta["loops"]), orDash(meta["loops"]))
+	p("**mio-conn** (this library's buffered connection layer, mio.Conns and mio.Conn, one loop, GOMAXPROCS=1), ")
 	p("**gonet** (Go's net, a goroutine per connection, GOMAXPROCS=1), **gnet** (gnet v2, one loop, GOMAXPROCS=1), ")
 	p("**gnet-multi** (gnet v2 multicore, %s loops with SO_REUSEPORT, GOMAXPROCS=%s), ", orDash(meta["loops"]), orDash(meta["loops"]))
 	p("**evio** and **nbio** (one loop, GOMAXPROCS=1), and **cfloor** (single-threaded level-triggered epoll in C, `gcc -O2`).\n")
@@ -458,11 +459,15 @@ func writeMicro(w io.Writer, micro []microResult) {
 }
 
 // goPeers are the Go servers mio's single loop must match or beat, and
-// multiPeers those for mio-multi.
+// multiPeers those for mio-multi. connServer is the echo server on the
+// library's buffered connection layer: it is held to the same targets as
+// mio, and its cost over the raw loop is shown beside them.
 var (
 	goPeers    = []string{"gonet", "gnet", "evio", "nbio"}
 	multiPeers = []string{"gnet-multi"}
 )
+
+const connServer = "mio-conn"
 
 func writeTargets(w io.Writer, d *dataset, micro []microResult) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
@@ -473,13 +478,19 @@ func writeTargets(w io.Writer, d *dataset, micro []microResult) {
 	// it built against another copy of the library (mio@NAME).
 	var subjects []string
 	for _, srv := range d.servers {
-		if srv == baseline || strings.HasPrefix(srv, baseline+"@") {
+		if srv == baseline || strings.HasPrefix(srv, baseline+"@") || srv == connServer {
 			subjects = append(subjects, srv)
 		}
 	}
 	for _, wl := range d.workloads {
 		for _, subject := range subjects {
 			writeCPUTargets(w, d, wl, subject)
+		}
+		if mc, base := d.cell(wl, connServer), d.cell(wl, baseline); mc != nil && base != nil {
+			if r := ratio(mc, base, cpuPerMsg); r.N > 0 {
+				p("| %s CPU/msg beside mio's (the Conn layer's cost; no target) | %s | %s / mio = %s | – |\n",
+					connServer, wl, connServer, format(r, 2))
+			}
 		}
 		if mm := d.cell(wl, "mio-multi"); mm != nil {
 			for _, peer := range multiPeers {

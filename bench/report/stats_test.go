@@ -74,6 +74,28 @@ func TestReportMentionsEveryServer(t *testing.T) {
 	}
 }
 
+// mio-conn is listed with the servers and held to mio's targets, with its
+// ratio to mio in the same round beside them.
+func TestReportConnServer(t *testing.T) {
+	var rs []result
+	for round := 1; round <= 3; round++ {
+		for i, s := range []string{"mio", "mio-conn", "gnet"} {
+			rs = append(rs, result{Server: s, Workload: "W1", Round: round, Conns: 50, Active: 50,
+				Size: 64, Depth: 1, Msgs: 1000, MsgsPerS: 1e5, ServerNsPerMsg: float64(1000 + 250*i), P50us: 10})
+		}
+	}
+	d := newDataset(rs, map[string]string{"servers": "mio mio-conn gnet", "workloads": "W1", "mode": "quick"})
+	var b strings.Builder
+	writeReport(&b, d, map[string]string{"mode": "quick"}, nil, false)
+	for _, want := range []string{"**mio-conn**", "| mio-conn | 1.25 (1.25–1.25) | 1.25×",
+		"| mio-conn CPU/msg ≤ every Go peer's | W1 | mio-conn / gnet = 0.83 (highest ratio) | met |",
+		"| mio-conn CPU/msg beside mio's (the Conn layer's cost; no target) | W1 | mio-conn / mio = 1.25 (1.25–1.25) | – |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
 
 // What a meta file records of a run keeps its relative paths and loses
