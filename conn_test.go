@@ -730,3 +730,18 @@ func TestConnIdleHoldsNoBuffer(t *testing.T) {
 		t.Fatalf("heap per idle Conn %d B, want at most %d", per, limit)
 	}
 }
+
+// A large ReadLimit costs nothing up front: the table's read scratch is
+// bounded, and a Conn's input grows to the limit only as a message does.
+func TestConnLargeReadLimitCostsNothingUpFront(t *testing.T) {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	conns, err := NewConns[int](newLoop(t), newConnRecorder(), nil, ConnConfig{ReadLimit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&b)
+	if grew := b.TotalAlloc - a.TotalAlloc; grew > 1<<20 || cap(conns.scratch) > scratchMax {
+		t.Fatalf("NewConns with a 1 GiB ReadLimit allocated %d bytes (scratch %d)", grew, cap(conns.scratch))
+	}
+}

@@ -32,6 +32,11 @@ const (
 // still has is read at the end of the iteration.
 const readsPerService = 4
 
+// scratchMax bounds the table's read scratch: a read takes at most this
+// much, so a large ReadLimit (a protocol's largest message) costs memory
+// only when a message that large is being read, never up front.
+const scratchMax = 64 << 10
+
 // acceptRetry is how long a listener waits after an accept error (out
 // of fds, out of memory) before it tries again: the error is the
 // kernel's, and trying again at once would spin.
@@ -77,7 +82,7 @@ func NewConns[M any](loop *EventLoop[M], h ConnHandler, other Handler[M], cfg Co
 		cfg:     cfg,
 		h:       h,
 		lp:      s,
-		scratch: make([]byte, 0, cfg.ReadLimit),
+		scratch: make([]byte, 0, min(cfg.ReadLimit, scratchMax)),
 		mem:     newBufPool(max(cfg.ReadLimit, cfg.WriteLimit)),
 		pieces:  make([][]byte, 0, gatherMax),
 		refs:    newNotifyQueue[connOp](cfg.RefQueue),
