@@ -50,7 +50,7 @@ type ConnConfig struct {
 	ReadLimit int
 	// WriteLimit bounds the queued output of one Conn (default 1 MiB):
 	// a Write that would pass it fails with ErrBufferFull and queues
-	// nothing.
+	// nothing. ReadLimit and WriteLimit are at most math.MaxInt32.
 	WriteLimit int
 	// HighWater and LowWater drive OnDrain: once the output has reached
 	// HighWater (default 64 KiB, at most WriteLimit), or a Write was

@@ -129,8 +129,9 @@ func newServer(cfg config) (*server, error) {
 	}
 	ccfg := mio.ConnConfig{
 		// The input holds one request at most, and a reply may pass the
-		// high-water mark by its own size: the Conn refuses no Write.
-		ReadLimit: cfg.maxQuery, WriteLimit: math.MaxInt / 2,
+		// high-water mark by its own size: WriteLimit is the layer's most
+		// (2 GiB), so the Conn refuses no Write a reply makes.
+		ReadLimit: cfg.maxQuery, WriteLimit: math.MaxInt32,
 		HighWater: cfg.outHigh, LowWater: cfg.outLow, Linger: lingerTime,
 	}
 	if s.conns, err = mio.NewConns(loop, mio.ConnHandler(s), mio.Handler[func()](s), ccfg); err == nil {
