@@ -134,7 +134,7 @@ func (s *Conns[M]) Tick(l *EventLoop[M]) {
 // Listen accepts connections from acc on the loop, each a Conn that
 // starts with OnOpen. acc stays the caller's to close.
 func (s *Conns[M]) Listen(acc Acceptor) error {
-	if err := s.loop.Listen(acc, 0, s.internal(kindListen, len(s.listeners))); err != nil {
+	if err := s.loop.Listen(acc, 0, s.token(kindListen, len(s.listeners))); err != nil {
 		return err
 	}
 	s.listeners = append(s.listeners, acc)
@@ -177,10 +177,6 @@ func (s *Conns[M]) Dial(addr SockAddr, timeout time.Duration) (*Conn, error) {
 // Len is the number of open Conns.
 func (s *Conns[M]) Len() int { return s.open }
 
-// internal is the token of one of the table's own things.
-func (s *Conns[M]) internal(kind, index int) Token {
-	return ConnsToken | connsInternal | Token(kind)<<connGenShift | Token(uint32(index))
-}
 
 // The loop's side of the table, through connLoop.
 
@@ -201,8 +197,10 @@ func (s *Conns[M]) clearTimer(t Timeout) { s.loop.ClearTimeout(t) }
 func (s *Conns[M]) loopNow() int64       { return s.loop.now() }
 func (s *Conns[M]) loopRunning() bool    { return s.loop.IsRunning() }
 func (s *Conns[M]) wakeLoop()            { s.loop.wake() }
+
+// token is the token of one of the table's own things.
 func (s *Conns[M]) token(kind, index int) Token {
-	return s.internal(kind, index)
+	return ConnsToken | connsInternal | Token(kind)<<connGenShift | Token(uint32(index))
 }
 
 // connLoop is what the table needs of its loop, whose type has the

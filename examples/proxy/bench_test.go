@@ -55,39 +55,20 @@ func benchStream(b *testing.B, addr string) {
 // copyProxy is the plain Go proxy to compare with: a goroutine for each
 // direction of each connection, copying with io.Copy and forwarding the
 // half-close. It runs until the benchmark ends.
-func copyProxy(b testing.TB, backend string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				bc, err := net.Dial("tcp", backend)
-				if err != nil {
-					return
-				}
-				defer bc.Close()
-				pipe := func(dst, src *net.TCPConn) {
-					io.Copy(dst, src)
-					dst.CloseWrite()
-				}
-				var pair sync.WaitGroup
-				pair.Go(func() { pipe(bc.(*net.TCPConn), c.(*net.TCPConn)) })
-				pipe(c.(*net.TCPConn), bc.(*net.TCPConn))
-				pair.Wait()
-			})
+func copyProxy(b testing.TB, to string) string {
+	return backend(b, func(c *net.TCPConn) {
+		bc, err := net.Dial("tcp", to)
+		if err != nil {
+			return
 		}
+		defer bc.Close()
+		pipe := func(dst, src *net.TCPConn) {
+			io.Copy(dst, src)
+			dst.CloseWrite()
+		}
+		var pair sync.WaitGroup
+		pair.Go(func() { pipe(bc.(*net.TCPConn), c) })
+		pipe(c, bc.(*net.TCPConn))
+		pair.Wait()
 	})
-	b.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }
