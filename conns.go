@@ -177,7 +177,6 @@ func (s *Conns[M]) Dial(addr SockAddr, timeout time.Duration) (*Conn, error) {
 // Len is the number of open Conns.
 func (s *Conns[M]) Len() int { return s.open }
 
-
 // The loop's side of the table, through connLoop.
 
 func (s *Conns[M]) register(sock Socket, token Token) error {
