@@ -348,6 +348,28 @@ func TestConnDial(t *testing.T) {
 	}
 }
 
+// A Dial whose connect does not finish within its timeout (the listener's
+// accept queue is full, so Linux drops the SYNs) closes the Conn with a
+// timeout error, and it never got OnOpen.
+func TestConnDialTimeout(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("relies on Linux dropping SYNs to a full accept queue")
+	}
+	_, addr := tcpListenerFull(t)
+	g := newConnRig(t, ConnConfig{})
+	c, err := g.conns.Dial(addr, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.until(func() bool { return g.rec.closed(c) })
+	if err := g.rec.errs[c]; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("OnClose of a Dial past its timeout: %v", err)
+	}
+	if strings.Contains(strings.Join(g.rec.events, " "), "open"+strconv.Itoa(g.rec.ids[c])) {
+		t.Fatal("a Dial past its timeout got OnOpen")
+	}
+}
+
 // ConnRef works from another goroutine: one goroutine's writes arrive in
 // order, Close closes, and once the Conn is gone every call is ErrClosed.
 func TestConnRefFromAnotherGoroutine(t *testing.T) {
