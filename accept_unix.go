@@ -133,7 +133,7 @@ func shedPending(lfd int, cause error) error {
 	}
 	unix.Close(acceptSpare.fd)
 	acceptSpare.held.Store(false)
-	shed := 0
+	shed, drained := 0, false
 	for shed < shedLimit {
 		fd, err := sysAccept(lfd)
 		if err == unix.EINTR || err == unix.ECONNABORTED {
@@ -142,11 +142,13 @@ func shedPending(lfd int, cause error) error {
 		if err != nil {
 			// EAGAIN: the queue is empty. EMFILE or ENFILE: another thread
 			// took the freed slot first; the next accept tries again.
+			drained = err == unix.EAGAIN
 			break
 		}
 		unix.Close(fd)
 		shed++
 	}
 	openSpareLocked()
-	return refuse("accept", "", "closed "+strconv.Itoa(shed)+" pending connections", cause)
+	why := "closed " + strconv.Itoa(shed) + " pending connections"
+	return &shedError{opError{op: "accept", why: why, err: cause}, shed, drained}
 }

@@ -145,6 +145,10 @@ type Conn struct {
 	timer                 Timeout
 	timerAt               int64 // when timer fires, if it is live
 
+	// held is what the table's statistics count as held for this Conn:
+	// its input and output bytes as of the end of its last service.
+	held [2]int
+
 	dial  *dialing    // the addresses still to try, while dialing a host name
 	flags connFlags   // next to gone: the two share a word
 	gone  atomic.Bool // set once closed; read by ConnRefs
@@ -276,6 +280,7 @@ func (c *Conn) queued(n int) {
 
 // progress notes that n bytes went to the kernel.
 func (c *Conn) progress(n int) {
+	c.t.counters.st.BytesWritten += uint64(n)
 	if n > 0 && c.idle|c.writeTO != 0 {
 		c.lastWrite = c.t.clock()
 	}
@@ -297,6 +302,10 @@ func (c *Conn) ResumeRead() {
 	c.t.markDirty(c)
 }
 
+// LoopIndex is the index of the Server loop that runs the Conn (0 when
+// its table is not a Server's), for state a program keeps per loop.
+func (c *Conn) LoopIndex() int { return c.t.index }
+
 // CloseWrite sends the peer an end of stream (FIN) once the output queued
 // so far is written; reading goes on, and later Writes fail with
 // ErrClosed.
@@ -313,9 +322,10 @@ func (c *Conn) CloseWrite() {
 // and what it still sends is read and dropped until it finishes too, so
 // that it reads everything before the connection ends (a close with
 // unread input would reset it). If that takes longer than Linger the
-// Conn is closed anyway, and OnClose gets a timeout error when output was
-// still queued. OnClose follows from the loop. Close of a closed Conn
-// does nothing.
+// Conn is closed anyway: with output still queued it is aborted, so that
+// the peer sees a reset rather than an end of stream after a cut-short
+// stream, and OnClose gets a timeout error. OnClose follows from the
+// loop. Close of a closed Conn does nothing.
 func (c *Conn) Close() {
 	if c.flags&(cDone|cClosing) != 0 {
 		return
@@ -338,6 +348,10 @@ func (c *Conn) Abort() {
 
 // errAborted marks an Abort among the reasons to close; OnClose gets nil.
 var errAborted = &opError{op: "abort", err: syscall.ECONNABORTED}
+
+// errLinger is a Close whose output was not all written within Linger:
+// the socket is reset, and OnClose gets it.
+var errLinger = timeoutError("linger")
 
 // fail records why the Conn must close; the service closes it.
 func (c *Conn) fail(err error) {
@@ -460,7 +474,7 @@ func (c *Conn) expired(now int64) (err error, clean bool) {
 	case c.until != 0 && now >= c.until && c.flags&cConnecting != 0:
 		return timeoutError("connect"), false
 	case c.until != 0 && now >= c.until && c.out.len() > 0:
-		return timeoutError("linger"), false
+		return errLinger, false
 	case c.until != 0 && now >= c.until:
 		return nil, true
 	case c.flags&cConnecting != 0:

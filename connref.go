@@ -77,6 +77,7 @@ type connOp struct {
 	fn    func(*Conn)
 	addrs []SockAddr
 	err   error
+	sock  Socket // opAdopt: an accepted socket handed over by another loop
 }
 
 const (
@@ -84,6 +85,7 @@ const (
 	opClose
 	opDo
 	opResolved
+	opAdopt
 )
 
 // post queues op for the loop and wakes it when it may be asleep (the
@@ -130,8 +132,26 @@ func (t *connTable) apply(op *connOp) {
 		}
 	case opResolved:
 		t.resolved(c, op)
+	case opAdopt:
+		t.load.Add(-1) // on its way no more: adopt counts it as open
+		t.adopt(op.sock)
+		return
 	}
 	t.markDirty(c)
+}
+
+// dropRefs empties the queue of a closed table; the sockets handed over
+// and not yet adopted are closed, so that their clients see the end.
+func (t *connTable) dropRefs() {
+	for {
+		op, ok := t.refs.pop()
+		if !ok {
+			return
+		}
+		if op.kind == opAdopt {
+			op.sock.Close()
+		}
+	}
 }
 
 // The copies of ConnRef writes come from pools of power-of-two sizes, so

@@ -247,6 +247,20 @@ type connTable struct {
 	now    int64 // the clock of this iteration, once read; see clock
 	nowSet bool
 	closed bool
+
+	counters connCounters // see stats.go
+	// load, when a Server runs the table, counts its open Conns and those
+	// handed to it on their way (see Server), for least-conns balancing.
+	load *atomic.Int64
+	// route, when set, may hand a socket accepted from listener i to
+	// another loop; it reports whether it did.
+	route func(i int, sock Socket) bool
+	// adopted, when set, is called for every Conn the table accepts or
+	// adopts from here on (a Server's shutdown uses it).
+	adopted func(c *Conn)
+	// index is the table's loop among a Server's; 0 otherwise.
+	index           int
+	listenersClosed bool
 }
 
 // clock is the loop's clock, read once per iteration while the loop runs
@@ -276,6 +290,9 @@ func (t *connTable) newConn(sock Socket) *Conn {
 	}
 	t.slots[slot] = c
 	t.open++
+	if t.load != nil {
+		t.load.Add(1)
+	}
 	return c
 }
 
@@ -298,6 +315,9 @@ func (t *connTable) freeSlot(c *Conn) {
 	t.gens[slot] = (t.gens[slot] + 1) & connGenMask
 	t.free = append(t.free, slot)
 	t.open--
+	if t.load != nil {
+		t.load.Add(-1)
+	}
 }
 
 // lookup is the Conn token names, if it is still open.
@@ -402,7 +422,7 @@ func (t *connTable) timeout(token Token) {
 
 // accept takes every pending connection of listener i.
 func (t *connTable) accept(i int) {
-	if i >= len(t.listeners) {
+	if i >= len(t.listeners) || t.listeners[i] == nil {
 		return
 	}
 	for !t.closed {
@@ -411,12 +431,27 @@ func (t *connTable) accept(i int) {
 			return
 		}
 		if err != nil {
-			// Out of fds (the acceptor shed the queue) or another error
-			// of the kernel's: try again shortly rather than spin.
-			t.lp.setTimer(t.lp.token(kindRetry, i), acceptRetry)
+			t.acceptFailed(i, err)
 			return
 		}
-		t.adopt(sock)
+		t.counters.st.Accepted++
+		if t.route == nil || !t.route(i, sock) {
+			t.adopt(sock)
+		}
+	}
+}
+
+// acceptFailed answers an accept error of listener i. Out of fds with the
+// queue shed empty, the next connection is reported as a new edge, so
+// nothing is to be done; otherwise (the shed could not empty the queue,
+// or another error of the kernel's) the listener tries again shortly,
+// neither spinning nor leaving a queue no edge will report.
+func (t *connTable) acceptFailed(i int, err error) {
+	shed, drained := shedOf(err)
+	t.counters.st.AcceptErrors++
+	t.counters.st.Sheds += uint64(shed)
+	if !drained {
+		t.lp.setTimer(t.lp.token(kindRetry, i), acceptRetry)
 	}
 }
 
@@ -428,6 +463,34 @@ func (t *connTable) adopt(sock Socket) {
 		return
 	}
 	t.service(c)
+	if t.adopted != nil && c.flags&cDone == 0 {
+		t.adopted(c)
+	}
+}
+
+// closeListeners closes every listener of the table, once; with drain it
+// first accepts what each has queued, which closing would reset.
+func (t *connTable) closeListeners(drain bool) {
+	t.listenersClosed = true
+	for i, acc := range t.listeners {
+		if acc == nil {
+			continue
+		}
+		if drain {
+			t.accept(i)
+		}
+		acc.Close()
+		t.listeners[i] = nil
+	}
+}
+
+// each calls f for every open Conn.
+func (t *connTable) each(f func(c *Conn)) {
+	for _, c := range t.slots {
+		if c != nil && c.flags&cDone == 0 {
+			f(c)
+		}
+	}
 }
 
 // attach makes a Conn of a connected socket, with OnOpen due.
@@ -458,6 +521,13 @@ func (t *connTable) tick() {
 		t.armResume()
 	}
 	t.nowSet = false
+	t.publish()
+}
+
+// publish makes the table's statistics visible to other goroutines.
+func (t *connTable) publish() {
+	t.counters.st.Open = int64(t.open)
+	t.counters.publish()
 }
 
 // service runs c's state machine: open, write what waits, read what
@@ -500,6 +570,7 @@ func (t *connTable) readOnce(c *Conn) {
 	room := c.in.Room(max(c.in.Len(), bufferMinGrow))
 	n, err := c.sock.Read(room)
 	if n > 0 {
+		t.counters.st.BytesRead += uint64(n)
 		c.in.Commit(n)
 		if c.idle|c.readTO != 0 {
 			c.lastRead = t.clock()
@@ -626,6 +697,16 @@ func (t *connTable) settle(c *Conn) {
 		t.markDirty(c)
 	}
 	t.armTimer(c)
+	t.account(c, c.in.Len(), c.out.len())
+}
+
+// account moves the table's count of bytes held to c's current input and
+// output.
+func (t *connTable) account(c *Conn, in, out int) {
+	st := &t.counters.st
+	st.InputHeld += int64(in - c.held[0])
+	st.OutputHeld += int64(out - c.held[1])
+	c.held = [2]int{in, out}
 }
 
 // armTimer makes sure c's timer fires by its next deadline. It moves the
@@ -665,7 +746,7 @@ func (t *connTable) finish(c *Conn, err error) {
 		c.timer = Timeout{}
 	}
 	if c.sock != nil {
-		if err == errAborted {
+		if err == errAborted || err == errLinger {
 			abortSocket(c.sock)
 		}
 		c.sock.Close()
@@ -679,6 +760,8 @@ func (t *connTable) finish(c *Conn, err error) {
 	c.in.buf, c.in.r, c.in.w = nil, 0, 0
 	c.out.release(&t.mem, true)
 	c.dial = nil
+	t.account(c, 0, 0)
+	t.counters.st.Closed++
 	t.freeSlot(c)
 	t.h.OnClose(c, err)
 }
@@ -694,7 +777,7 @@ func abortSocket(sock Socket) {
 func (t *connTable) closeAll() {
 	t.closed = true
 	t.refs.close()
-	t.refs.discard()
+	t.dropRefs()
 	err := errClosed("event loop")
 	for _, c := range t.slots {
 		if c != nil {
@@ -702,4 +785,5 @@ func (t *connTable) closeAll() {
 		}
 	}
 	t.dirty, t.spare = nil, nil
+	t.publish()
 }

@@ -103,6 +103,21 @@
 // Conn never stands for a newer connection; the steady state allocates
 // nothing.
 //
+// # Serving on every core
+//
+// A Server runs several loops, one goroutine and one Conns table each, for
+// one ConnHandler. Listen spreads a listener's connections by its Balance:
+// where the kernel balances reuse-port listeners (ReusePortBalances) each
+// loop accepts its own share; elsewhere, for Unix sockets, or when asked,
+// one loop accepts and hands each socket to a loop (round-robin, fewest
+// connections, or a hash of the client's address) through that loop's
+// queue, registered only by the loop that serves it. Shutdown stops
+// accepting without resetting what was queued, waits for the Conns to
+// finish, and closes the rest when its context ends; Close stops at once.
+// Stats (and EventLoop.Stats, Conns.Stats) are snapshots of counters the
+// loops publish once per iteration: taking one allocates nothing, and the
+// values marshal as JSON for expvar.
+//
 // # Systems
 //
 // The loop runs on Linux (epoll), macOS, FreeBSD, NetBSD, OpenBSD and

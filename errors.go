@@ -125,3 +125,24 @@ func refuse(op, target, why string, cause error) error {
 
 // errClosed is op on a handle that was closed.
 func errClosed(op string) error { return &opError{op: op, err: ErrClosed} }
+
+// shedError is an accept that failed for lack of descriptors and closed
+// the connections pending on its listener, so that their clients see an
+// end rather than wait: how many it closed feeds the statistics, and
+// whether it emptied the queue tells a Conns table whether to try again
+// (an edge-triggered listener is reported again only by a new connection).
+type shedError struct {
+	opError
+	shed    int
+	drained bool
+}
+
+// shedOf is the number of pending connections err says were shed, and
+// whether the queue was left empty.
+func shedOf(err error) (shed int, drained bool) {
+	var se *shedError
+	if errors.As(err, &se) {
+		return se.shed, se.drained
+	}
+	return 0, false
+}

@@ -108,6 +108,8 @@ type EventLoop[M any] struct {
 	// atRelease runs as the loop is released, after the poller is closed:
 	// a Conns table closes its connections there.
 	atRelease []func()
+
+	counters loopCounters // see stats.go
 }
 
 // NewEventLoop opens the platform's poller (epoll or kqueue) and a wake-up
@@ -129,6 +131,7 @@ func NewEventLoop[M any](cfg Config) (*EventLoop[M], error) {
 		notify: newNotifyQueue[M](cfg.NotifyCapacity),
 	}
 	l.sender = &Sender[M]{q: l.notify, wake: l.wake}
+	l.counters.last = -1
 	l.sleepFor = func() time.Duration { return l.pollTimeout(l.timeout) }
 	return l, nil
 }
@@ -287,10 +290,15 @@ func (l *EventLoop[M]) iterate(h Handler[M], t Ticker[M], timeout time.Duration)
 	if !pollerCarriesGen {
 		l.reg.stampGens(evs)
 	}
-	l.markTimers()
+	defer l.counters.publish()
+	l.counters.st.Iterations++
+	start := l.markTimers(n > 1)
 	for i := range evs {
 		if l.closing.Load() {
 			return nil
+		}
+		if i == n-1 {
+			l.counters.lag(l.lagOf(start, n))
 		}
 		l.dispatch(h, evs[i])
 	}
@@ -302,6 +310,16 @@ func (l *EventLoop[M]) iterate(h Handler[M], t Ticker[M], timeout time.Duration)
 		t.Tick(l)
 	}
 	return nil
+}
+
+// lagOf is the loop lag of a batch of n events whose last is about to be
+// dispatched, the clock having read start as the poll returned; a single
+// event waited for nothing, and costs no reading of the clock.
+func (l *EventLoop[M]) lagOf(start int64, n int) int64 {
+	if n < 2 {
+		return 0
+	}
+	return l.now() - start
 }
 
 // poll fetches the next batch of events. The poller first looks without
@@ -384,6 +402,7 @@ func (l *EventLoop[M]) dispatch(h Handler[M], ev event) {
 	if s.opt&Oneshot != 0 {
 		s.armed = false
 	}
+	l.counters.st.Events++
 	if hint := ev.ready.hintFor(interest); hint != 0 {
 		h.Readable(l, token, hint)
 		// The callback may have closed, deregistered or re-registered the

@@ -268,6 +268,7 @@ func (l *EventLoop[M]) deliverMessages(h Handler[M]) {
 		if !ok {
 			return
 		}
+		l.counters.st.Messages++
 		h.Notify(l, msg)
 	}
 }

@@ -321,13 +321,16 @@ func (l *EventLoop[M]) Timeout(token Token, after time.Duration) (Timeout, error
 func (l *EventLoop[M]) ClearTimeout(t Timeout) bool { return l.timers.cancel(t) }
 
 // markTimers notes, at the start of an iteration, which timeouts it fires:
-// those set before now and due by now (see expireMarked).
-func (l *EventLoop[M]) markTimers() {
+// those set before now and due by now (see expireMarked). It returns the
+// clock it read, which it reads only when a timer is pending or the caller
+// asks (clock): one reading serves both.
+func (l *EventLoop[M]) markTimers(clock bool) int64 {
 	l.fireMark = l.timers.mark()
 	l.fireNow = math.MinInt64 // no timeout: nothing of this iteration's is due
-	if l.timers.len() > 0 {
+	if l.timers.len() > 0 || clock {
 		l.fireNow = l.now()
 	}
+	return l.fireNow
 }
 
 // fireTimers calls the handler for the timeouts that markTimers found due:
@@ -340,6 +343,7 @@ func (l *EventLoop[M]) fireTimers(h Handler[M]) {
 		if !ok {
 			return
 		}
+		l.counters.st.Timeouts++
 		h.Timeout(l, token)
 	}
 }

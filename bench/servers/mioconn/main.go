@@ -5,7 +5,9 @@
 // that layer would write it, beside the raw event-loop server in
 // servers/mio. With -loops 1 it is one loop on one goroutine; with
 // -loops N it is N loops, each a Conns table with its own SO_REUSEPORT
-// acceptor on the same address.
+// acceptor on the same address, written by hand; with -server it is a
+// mio.Server of -loops loops (the bench's mio-server), which on Linux
+// gives each loop its own reuse-port acceptor too.
 //
 // The Conns table reads into each connection's input buffer and calls
 // OnData; the handler writes the input straight back with Conn.Write,
@@ -93,13 +95,31 @@ func newLoop(addr mio.SockAddr, reusePort bool) (*mio.EventLoop[struct{}], *mio.
 	return ev, conns, nil
 }
 
+// serve runs a mio.Server of n loops on addr.
+func serve(addr mio.SockAddr, n int) error {
+	srv, err := mio.NewServer[struct{}](mio.ServerConfig{Loops: n}, echo{}, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := srv.Listen(addr); err != nil {
+		return err
+	}
+	fmt.Printf("READY %s\n", addr)
+	os.Stdout.Sync()
+	return srv.Run()
+}
+
 func main() {
 	addrFlag := flag.String("addr", "127.0.0.1:7000", "IPv4 address to listen on")
 	loops := flag.Int("loops", 1, "event loops, each with its own SO_REUSEPORT acceptor")
+	server := flag.Bool("server", false, "serve with a mio.Server of -loops loops")
 	flag.Parse()
 	addr, err := mio.ParseSockAddr(*addrFlag)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *server {
+		log.Fatal(serve(addr, *loops))
 	}
 	errs := make(chan error, *loops)
 	for range *loops {
