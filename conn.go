@@ -229,6 +229,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.out.copyIn(p[n:], &c.t.mem)
 	if n < len(p) {
 		c.t.armTimer(c) // the write timeout runs while output waits
+		c.t.account(c, c.in.Len(), c.out.len())
 	}
 	return len(p), nil
 }

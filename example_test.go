@@ -3,8 +3,11 @@
 package mio_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -325,4 +328,59 @@ func ExampleUDPSocket() {
 		fmt.Println(err)
 	}
 	// Output: "datagram" from the sender: true (<nil>)
+}
+
+// echoConns writes back whatever a Conn receives.
+type echoConns struct{}
+
+func (echoConns) OnOpen(*mio.Conn) {}
+func (echoConns) OnData(c *mio.Conn) {
+	if _, err := c.Write(c.In().Bytes()); err == nil {
+		c.In().Discard(c.In().Len())
+	}
+}
+func (echoConns) OnDrain(*mio.Conn)        {}
+func (echoConns) OnClose(*mio.Conn, error) {}
+
+// A Server runs an echo on two loops; its statistics are plain values,
+// which expvar publishes as JSON without the library importing expvar:
+//
+//	expvar.Publish("mio", expvar.Func(func() any { return srv.Stats() }))
+func ExampleServer() {
+	srv, err := mio.NewServer[struct{}](mio.ServerConfig{Loops: 2}, echoConns{}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	addr, _ := mio.ParseSockAddr("127.0.0.1:0")
+	bound, err := srv.Listen(addr)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run() }()
+
+	client, err := net.Dial("tcp", bound.String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client.Write([]byte("hello"))
+	buf := make([]byte, 5)
+	_, err = io.ReadFull(client, buf)
+	fmt.Printf("%q %v\n", buf, err)
+	client.Close()
+
+	// Shutdown waits for the client's end, which has been sent.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fmt.Println("shutdown:", srv.Shutdown(ctx), "run:", <-done)
+	st := srv.Stats()
+	js, _ := json.Marshal(st.ConnStats)
+	fmt.Println(string(js))
+	// Output:
+	// "hello" <nil>
+	// shutdown: <nil> run: <nil>
+	// {"Open":0,"Accepted":1,"Closed":1,"AcceptErrors":0,"Sheds":0,"BytesRead":5,"BytesWritten":5,"InputHeld":0,"OutputHeld":0}
 }

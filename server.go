@@ -327,7 +327,9 @@ func (s *Server[M]) Run() error {
 // stops the whole Server.
 func (sl *serverLoop[M]) run() error {
 	err := sl.loop.Run(sl.conns)
-	if err != nil {
+	if err != nil || sl.srv.phase.Load() == phaseServing {
+		// A poller error, or a Shutdown of this loop made by hand: the
+		// others must not serve on without it.
 		sl.srv.begin(phaseClosing)
 	}
 	sl.closeListeners(false) // none is open but after an error
@@ -437,8 +439,12 @@ func (s *Server[M]) LoopStats(i int) ServerStats {
 
 // The loop's side.
 
-// listen adds acc to the loop's table.
+// listen adds acc to the loop's table, unless a Shutdown or Close closed
+// the table's listeners while acc was on its way.
 func (sl *serverLoop[M]) listen(acc Acceptor, handoff bool) error {
+	if sl.conns.listenersClosed {
+		return errClosed("listen")
+	}
 	if err := sl.conns.Listen(acc); err != nil {
 		return err
 	}

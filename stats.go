@@ -169,7 +169,8 @@ type ConnStats struct {
 	BytesRead    uint64
 	BytesWritten uint64
 	// InputHeld and OutputHeld are the bytes the Conns hold unconsumed
-	// and unwritten, as of the end of their last service.
+	// and unwritten, as of the end of their last service (or Write that
+	// queued output).
 	InputHeld, OutputHeld int64
 }
 

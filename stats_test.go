@@ -88,3 +88,29 @@ func TestLagHistogram(t *testing.T) {
 		t.Error("the percentile of no samples is not 0")
 	}
 }
+
+// TestConnStatsHeld: the bytes a table counts as held are the Conns'
+// unconsumed input and unwritten output, and go back to 0 as they close.
+func TestConnStatsHeld(t *testing.T) {
+	g := newConnRig(t, ConnConfig{})
+	g.rec.onData = func(*Conn) {} // keep the input
+	c, client := g.adopt(4096)
+	if _, err := client.Write(make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	g.until(func() bool { return c.In().Len() == 100 })
+	out := make([]byte, 512<<10) // far more than the kernel's buffers take
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	runOnce(t, g.loop, g.conns, 0) // an iteration publishes what the Write changed
+	st := g.conns.Stats()
+	if st.InputHeld != 100 || st.OutputHeld != int64(c.OutputLen()) || st.Open != 1 {
+		t.Errorf("held %d in, %d out, %d open; want 100, %d, 1", st.InputHeld, st.OutputHeld, st.Open, c.OutputLen())
+	}
+	c.Abort()
+	g.until(func() bool { return g.rec.closed(c) })
+	if st := g.conns.Stats(); st.InputHeld != 0 || st.OutputHeld != 0 || st.Open != 0 || st.Closed != 1 {
+		t.Errorf("after the close: %+v, want nothing held or open, one closed", st)
+	}
+}
