@@ -1,3 +1,5 @@
+//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
+
 package mio
 
 import (
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The Server's tests: the spread of each balancing, the hand-off, the
@@ -532,5 +536,46 @@ func TestServerStatsExact(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = g.srv.Stats() }); n != 0 {
 		t.Errorf("Stats allocates %.0f times", n)
+	}
+}
+
+// foreignReads signals each Readable of the caller's own registration.
+type foreignReads struct {
+	NopHandler[int]
+	fd   *RawFd
+	seen chan Token
+}
+
+func (f *foreignReads) Readable(l *EventLoop[int], tok Token, _ ReadHint) {
+	var buf [8]byte
+	unix.Read(f.fd.Fd(), buf[:])
+	f.seen <- tok
+}
+
+// TestServerForeignTokens: a loop of the Server still serves the caller's
+// own registrations, through the Handler NewServer's other made for it.
+func TestServerForeignTokens(t *testing.T) {
+	a, b := socketPair(t)
+	f := &foreignReads{fd: a, seen: make(chan Token, 1)}
+	g := newServerRig(t, ServerConfig{Loops: 2}, func(g *serverRig) {
+		g.other = func(i int) Handler[int] {
+			if i == 1 {
+				return f
+			}
+			return nil
+		}
+	})
+	if err := g.srv.Loop(1).Register(a, 5, Readable, Level); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+	writeAll(t, b, []byte{1})
+	select {
+	case tok := <-f.seen:
+		if tok != 5 {
+			t.Errorf("Readable for token %d, want 5", tok)
+		}
+	case <-time.After(maxWait):
+		t.Fatal("the caller's registration on loop 1 was never reported")
 	}
 }
