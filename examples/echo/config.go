@@ -3,12 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/miogo/mio"
 )
 
-// Defaults of the command-line flags.
+// Defaults of the command-line flags and other settings.
 const (
 	defaultAddr    = "127.0.0.1:7000"
 	defaultLoops   = 1
@@ -17,21 +21,36 @@ const (
 	// maxBufSize keeps a typo in -buf from reserving gigabytes per
 	// connection.
 	maxBufSize = 1 << 30
+
+	// defaultGrace is how long a stop waits for the clients to close
+	// their connections before it closes them itself.
+	defaultGrace = 5 * time.Second
+	// lingerTime bounds how long a closing connection waits for its client
+	// to read the echo it is still owed (mio.ConnConfig.Linger), so that a
+	// client that stopped reading cannot hold a stop up for long.
+	lingerTime = time.Second
+	// statsEvery is how often -stats prints.
+	statsEvery = time.Second
 )
 
 // config is what a server is built from.
 type config struct {
-	addr  string // the -addr flag: any form mio.ParseSockAddr reads
-	loops int    // event loops, each with its own acceptor
-	// share makes the loops share one listening socket (through Dup)
-	// even where SO_REUSEPORT would balance: tests use it to run, on
-	// Linux, what macOS, NetBSD and OpenBSD run.
+	addr    string      // the -addr flag: any form mio.ParseSockAddr reads
+	loops   int         // event loops of the mio.Server
+	balance mio.Balance // the -balance flag: how connections reach the loops
+	// share hands connections off from one accepting loop
+	// (mio.BalanceRoundRobin) even where the kernel would balance
+	// reuse-port acceptors: tests use it to run, on Linux, what macOS,
+	// NetBSD and OpenBSD run.
 	share   bool
-	bufSize int         // bytes buffered per connection
-	log     *log.Logger // diagnostics; nil logs to standard error
+	bufSize int           // bytes buffered per connection
+	stats   time.Duration // print statistics this often; 0: never
+	grace   time.Duration // how long a stop waits for clients; 0: defaultGrace
+	out     io.Writer     // where statistics go; nil: nowhere
+	log     *log.Logger   // diagnostics; nil logs to standard error
 }
 
-// check checks the numbers of cfg; serve.Bind checks the address.
+// check checks the numbers of cfg; newServer checks the address.
 func (cfg config) check() error {
 	if cfg.loops < 1 {
 		return fmt.Errorf("-loops %d: need at least one loop", cfg.loops)
@@ -39,8 +58,41 @@ func (cfg config) check() error {
 	if cfg.bufSize < 1 || cfg.bufSize > maxBufSize {
 		return fmt.Errorf("-buf %d: want 1 byte to %d MiB", cfg.bufSize, maxBufSize>>20)
 	}
-	return nil
+	_, err := cfg.balancing()
+	return err
 }
+
+// balancing is the Server's Balance: -balance, or a hand-off when share
+// asks for one, which the kernel's balancing contradicts.
+func (cfg config) balancing() (mio.Balance, error) {
+	switch {
+	case !cfg.share || cfg.balance >= mio.BalanceRoundRobin:
+		return cfg.balance, nil
+	case cfg.balance == mio.BalanceReusePort:
+		return 0, errors.New("-balance reuse-port contradicts share, which hands connections off")
+	}
+	return mio.BalanceRoundRobin, nil
+}
+
+// balance is the -balance flag's value: a mio.Balance, by the name its
+// String gives.
+type balance mio.Balance
+
+// Set parses s; it is called by the flag package.
+func (b *balance) Set(s string) error {
+	var names []string
+	for v := mio.BalanceAuto; v <= mio.BalanceSourceHash; v++ {
+		if v.String() == s {
+			*b = balance(v)
+			return nil
+		}
+		names = append(names, v.String())
+	}
+	return fmt.Errorf("want one of %s", strings.Join(names, ", "))
+}
+
+// String is the balance's name.
+func (b *balance) String() string { return mio.Balance(*b).String() }
 
 // byteSize is a flag value for a size in bytes, written as a number with an
 // optional binary suffix: "65536", "64K", "64KiB", "1M", "1MiB".

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/miogo/mio"
 )
 
 func TestConfigRejects(t *testing.T) {
+	unix := "unix:" + filepath.Join(t.TempDir(), "echo.sock")
 	for _, tc := range []struct {
 		cfg  config
 		want string
@@ -14,6 +19,10 @@ func TestConfigRejects(t *testing.T) {
 		{config{addr: "127.0.0.1:0", loops: 1, bufSize: 0}, "-buf 0"},
 		{config{addr: "localhost:7000", loops: 1, bufSize: 1}, "not resolved"},
 		{config{addr: "127.0.0.1", loops: 1, bufSize: 1}, "-addr"},
+		{config{addr: "127.0.0.1:0", loops: 2, bufSize: 1, share: true, balance: mio.BalanceReusePort}, "contradicts share"},
+		// The kernel balances no Unix sockets: reuse-port fails rather
+		// than serve them all on one loop.
+		{config{addr: unix, loops: 2, bufSize: 1, balance: mio.BalanceReusePort}, "reuse-port Unix listeners"},
 	} {
 		s, err := newServer(tc.cfg)
 		if err == nil {
@@ -25,6 +34,39 @@ func TestConfigRejects(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("newServer(%+v): %v, want it to mention %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// share asks for a hand-off; an explicit -balance of one stays.
+func TestBalancing(t *testing.T) {
+	for _, tc := range []struct {
+		balance mio.Balance
+		share   bool
+		want    mio.Balance
+	}{
+		{mio.BalanceAuto, false, mio.BalanceAuto},
+		{mio.BalanceReusePort, false, mio.BalanceReusePort},
+		{mio.BalanceAuto, true, mio.BalanceRoundRobin},
+		{mio.BalanceLeastConns, true, mio.BalanceLeastConns},
+		{mio.BalanceSourceHash, false, mio.BalanceSourceHash},
+	} {
+		cfg := config{balance: tc.balance, share: tc.share}
+		if got, err := cfg.balancing(); err != nil || got != tc.want {
+			t.Errorf("balancing of %v with share %v = %v, %v; want %v", tc.balance, tc.share, got, err, tc.want)
+		}
+	}
+}
+
+func TestBalanceFlag(t *testing.T) {
+	for _, name := range []string{"auto", "reuse-port", "round-robin", "least-conns", "source-hash"} {
+		var b balance
+		if err := b.Set(name); err != nil || b.String() != name {
+			t.Errorf("Set(%q) = %v, %v", name, b.String(), err)
+		}
+	}
+	var b balance
+	if err := b.Set("random"); err == nil || !strings.Contains(err.Error(), "auto, reuse-port, round-robin, least-conns, source-hash") {
+		t.Errorf("Set(random): %v, want an error listing the names", err)
 	}
 }
 
@@ -51,12 +93,14 @@ func TestByteSize(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	cfg := parseFlags([]string{"-addr", "unix:@echo-test", "-loops", "1", "-buf", "16KiB"})
-	if cfg.addr != "unix:@echo-test" || cfg.loops != 1 || cfg.bufSize != 16<<10 || cfg.log == nil {
+	cfg := parseFlags([]string{"-addr", "unix:@echo-test", "-loops", "3", "-balance", "least-conns", "-buf", "16KiB", "-stats"})
+	if cfg.addr != "unix:@echo-test" || cfg.loops != 3 || cfg.balance != mio.BalanceLeastConns ||
+		cfg.bufSize != 16<<10 || cfg.stats != time.Second || cfg.log == nil || cfg.out == nil {
 		t.Errorf("parseFlags gave %+v", cfg)
 	}
 	cfg = parseFlags(nil)
-	if cfg.addr != defaultAddr || cfg.loops != defaultLoops || cfg.bufSize != defaultBufSize {
+	if cfg.addr != defaultAddr || cfg.loops != defaultLoops || cfg.balance != mio.BalanceAuto ||
+		cfg.bufSize != defaultBufSize || cfg.stats != 0 {
 		t.Errorf("defaults are %+v", cfg)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"log"
+	"os"
 
 	"github.com/miogo/mio"
 	"github.com/miogo/mio/examples/internal/serve"
@@ -11,7 +12,8 @@ import (
 // echo is the ConnHandler: what a connection sends goes back to it. The
 // library's Conn does the buffering, the write readiness and the close
 // after the last byte is flushed; all the handler decides is how much to
-// write back now.
+// write back now. Every loop of the Server calls the one echo, each on its
+// own goroutine: it holds no state but its settings.
 //
 // The output holds at most limit bytes. What does not fit stays in the
 // Conn's input and reading pauses, so a client that sends without reading
@@ -20,7 +22,6 @@ import (
 // reads on.
 type echo struct {
 	limit int
-	loop  int // for the log
 	log   *log.Logger
 }
 
@@ -34,10 +35,11 @@ func (e echo) OnData(c *mio.Conn) { e.pump(c) }
 func (e echo) OnDrain(c *mio.Conn) { e.pump(c) }
 
 // OnClose logs a connection that ended in an error worth telling; a peer
-// resetting or vanishing, and the loop closing, are routine.
-func (e echo) OnClose(_ *mio.Conn, err error) {
+// resetting or vanishing, a client not reading its echo within the
+// linger of a close, and the loop closing, are routine.
+func (e echo) OnClose(c *mio.Conn, err error) {
 	if err != nil && !routine(err) {
-		e.log.Printf("loop %d: connection: %v", e.loop, err)
+		e.log.Printf("loop %d: connection: %v", c.LoopIndex(), err)
 	}
 }
 
@@ -59,5 +61,5 @@ func (e echo) pump(c *mio.Conn) {
 
 // routine reports whether err is how connections usually end.
 func routine(err error) bool {
-	return errors.Is(err, mio.ErrClosed) || serve.Routine(err)
+	return errors.Is(err, mio.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) || serve.Routine(err)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,13 +150,12 @@ type resources struct {
 
 var warmUpOnce sync.Once
 
-// snapshot counts goroutines and open fds. The first call makes the net
-// package open its own poller, which stays open for good.
+// snapshot counts goroutines and open fds. The first call runs a server
+// once: the net package's poller, and the fd mio keeps in reserve from
+// its first accept on (for running out of fds), stay open for good.
 func snapshot(t *testing.T) resources {
 	t.Helper()
 	warmUpOnce.Do(func() {
-		// The net package's poller, and the fd mio keeps in reserve from
-		// its first accept on (for running out of fds), stay open for good.
 		s, err := newServer(config{addr: "127.0.0.1:0", loops: 1, bufSize: 1, log: log.New(io.Discard, "", 0)})
 		if err != nil {
 			t.Fatal(err)
@@ -195,4 +195,92 @@ func checkReleased(t *testing.T, before resources) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// lineLog collects the lines written to it, such as a server's statistics
+// or a command's standard output, and wakes a test waiting for one.
+type lineLog struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+	more    chan struct{} // holds a token once a line came
+}
+
+func newLineLog() *lineLog { return &lineLog{more: make(chan struct{}, 1)} }
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		l.lines = append(l.lines, string(l.partial[:i]))
+		l.partial = l.partial[i+1:]
+		select {
+		case l.more <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+// all is a copy of the lines so far.
+func (l *lineLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// wait returns the first line for which ok holds, waiting for new lines
+// up to testTimeout.
+func (l *lineLog) wait(t *testing.T, what string, ok func(line string) bool) string {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for seen := 0; ; {
+		lines := l.all()
+		for _, line := range lines[seen:] {
+			if ok(line) {
+				return line
+			}
+		}
+		seen = len(lines)
+		select {
+		case <-l.more:
+		case <-deadline:
+			t.Fatalf("no line with %s within %v; lines:\n%s", what, testTimeout, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// statsFields reads a statistics line (statsLine) into its key=value
+// fields; it is nil for any other line.
+func statsFields(line string) map[string]string {
+	rest, ok := strings.CutPrefix(line, "echo: stats: ")
+	if !ok {
+		return nil
+	}
+	m := map[string]string{}
+	for _, f := range strings.Fields(rest) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// echoed is what echoClient sends, and so reads back, with a bulk of n
+// bytes: three round trips of 1, 701 and 1401 bytes, then the bulk.
+func echoed(bulk int) int { return 1 + 701 + 1401 + bulk }
+
+// served is how many connections each loop of r served (closed), once
+// run has returned.
+func served(r *running) []uint64 {
+	var n []uint64
+	for i := range r.srv.Loops() {
+		n = append(n, r.srv.LoopStats(i).Closed)
+	}
+	return n
 }

@@ -16,7 +16,7 @@ func main() {
 	if err != nil {
 		cfg.log.Fatal(err)
 	}
-	fmt.Printf("echo: listening on %s with %d loop(s)\n", srv.addr, cfg.loops)
+	fmt.Printf("echo: listening on %s with %d loop(s)\n", srv.addr, srv.srv.Loops())
 	if err := sigs.Run(cfg.log, srv.run, srv.stop); err != nil {
 		cfg.log.Fatal(err)
 	}
@@ -27,14 +27,17 @@ func main() {
 func parseFlags(args []string) config {
 	fs := flag.NewFlagSet("echo", flag.ExitOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: echo [-addr address] [-loops n] [-buf size]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: echo [-addr address] [-loops n] [-balance how] [-buf size] [-stats]\n\n")
 		fs.PrintDefaults()
 	}
-	cfg := config{log: log.New(os.Stderr, "echo: ", log.LstdFlags)}
+	cfg := config{log: log.New(os.Stderr, "echo: ", log.LstdFlags), out: os.Stdout}
 	buf := byteSize(defaultBufSize)
+	stats := false
 	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`address` to serve: IP:port, [IPv6]:port, unix:/path or unix:@name; port 0 picks a free port")
-	fs.IntVar(&cfg.loops, "loops", defaultLoops, "number of event loops, each with its own acceptor (SO_REUSEPORT where the kernel balances it, else a Dup of one)")
+	fs.IntVar(&cfg.loops, "loops", defaultLoops, "number of event loops, each on its own goroutine")
+	fs.Var((*balance)(&cfg.balance), "balance", "`how` connections reach the loops: auto (the kernel's where it balances reuse-port acceptors, else round-robin), reuse-port, round-robin, least-conns or source-hash")
 	fs.Var(&buf, "buf", "per-connection buffer `size` (bytes, or with a K, KiB, M or MiB suffix)")
+	fs.BoolVar(&stats, "stats", false, "print the server's statistics every second")
 	fs.Parse(args)
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "echo: unexpected argument %q\n", fs.Arg(0))
@@ -42,5 +45,8 @@ func parseFlags(args []string) config {
 		os.Exit(2)
 	}
 	cfg.bufSize = int(buf)
+	if stats {
+		cfg.stats = statsEvery
+	}
 	return cfg
 }

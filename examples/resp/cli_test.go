@@ -86,10 +86,17 @@ func TestRedisCLI(t *testing.T) {
 }
 
 // redis-benchmark runs every test of the benchmark script, with and
-// without pipelining, without warnings about what it asked at start-up.
+// without pipelining, without warnings about what it asked at start-up,
+// on one loop and on several.
 func TestRedisBenchmark(t *testing.T) {
 	bench := tool(t, "redis-benchmark")
-	r := startServer(t, config{verbose: true})
+	for _, loops := range []int{1, 3} {
+		t.Run(strconv.Itoa(loops)+"-loops", func(t *testing.T) { testRedisBenchmark(t, bench, loops) })
+	}
+}
+
+func testRedisBenchmark(t *testing.T, bench string, loops int) {
+	r := startServer(t, config{loops: loops, verbose: true})
 	for _, p := range []string{"1", "16"} {
 		out := runTool(t, r, bench, "", "-t", "ping_inline,ping_mbulk,set,get,incr,mset",
 			"-n", "2000", "-c", "5", "-P", p, "-q")

@@ -63,7 +63,7 @@ func (s *server) exec(c *conn, argv [][]byte) {
 			return
 		}
 		for i := 1; i < len(argv); i += 2 {
-			s.db.set(argv[i], argv[i+1], false)
+			s.db.set(argv[i], argv[i+1], false, c.loop)
 		}
 		c.simple("OK")
 	case "MGET":
@@ -82,7 +82,7 @@ func (s *server) exec(c *conn, argv [][]byte) {
 		}
 		var n int64
 		for _, k := range argv[1:] {
-			if s.db.del(k) {
+			if s.db.del(k, c.loop) {
 				n++
 			}
 		}
@@ -94,7 +94,7 @@ func (s *server) exec(c *conn, argv [][]byte) {
 		}
 		var n int64
 		for _, k := range argv[1:] {
-			if s.db.get(k) != nil {
+			if s.db.get(k, c.loop) != nil {
 				n++
 			}
 		}
@@ -113,7 +113,7 @@ func (s *server) exec(c *conn, argv [][]byte) {
 			c.err(errSyntax)
 			return
 		}
-		s.db.flush()
+		s.db.flush(c.loop)
 		c.simple("OK")
 	case "SELECT":
 		s.note("", argv)
@@ -204,7 +204,7 @@ func quoteArg(a []byte) string {
 
 // get appends the reply to GET key: the value, or null.
 func (s *server) get(c *conn, key []byte) {
-	e := s.db.get(key)
+	e := s.db.get(key, c.loop)
 	if e == nil {
 		c.null()
 		return
@@ -256,15 +256,15 @@ func (s *server) set(c *conn, argv [][]byte) {
 		}
 	}
 	if nx || xx {
-		if exists := s.db.get(argv[1]) != nil; nx && exists || xx && !exists {
+		if exists := s.db.get(argv[1], c.loop) != nil; nx && exists || xx && !exists {
 			c.null()
 			return
 		}
 	}
-	e := s.db.set(argv[1], argv[2], keepTTL)
+	e := s.db.set(argv[1], argv[2], keepTTL, c.loop)
 	if timed {
-		if err := s.db.expireIn(e, ttl); err != nil {
-			s.db.remove(e)
+		if err := s.db.expireIn(e, ttl, c.loop); err != nil {
+			s.db.remove(e, c.loop)
 			c.err("ERR cannot set the expiry: " + err.Error())
 			return
 		}
@@ -284,7 +284,7 @@ func saturatingMul(n int64, unit time.Duration) time.Duration {
 // incr runs INCR key. A key that is not there counts as 0; the key keeps
 // its expiry.
 func (s *server) incr(c *conn, key []byte) {
-	e := s.db.get(key)
+	e := s.db.get(key, c.loop)
 	var n int64
 	if e != nil {
 		v, ok := parseStrictInt(e.val)
@@ -299,9 +299,9 @@ func (s *server) incr(c *conn, key []byte) {
 		n = v
 	}
 	n++
-	digits := strconv.AppendInt(s.scratch[:0], n, 10)
+	digits := strconv.AppendInt(c.scratch[:0], n, 10)
 	if e == nil {
-		s.db.set(key, digits, false)
+		s.db.set(key, digits, false, c.loop)
 	} else {
 		s.db.setVal(e, digits)
 	}

@@ -33,15 +33,18 @@ const (
 type conn struct {
 	mc      *mio.Conn
 	id      int64 // CLIENT ID
+	loop    int   // the index of the loop that serves it
 	in      parser
-	out     []byte // replies not yet handed to mc
-	outHigh int    // the high-water mark, over which bulk lends every value
-	paused  bool   // over the high-water mark: neither reading nor parsing
-	closing bool   // the connection ends once the output is written
+	out     []byte   // replies not yet handed to mc
+	outHigh int      // the high-water mark, over which bulk lends every value
+	paused  bool     // over the high-water mark: neither reading nor parsing
+	closing bool     // the connection ends once the output is written
+	ending  bool     // the server is stopping: it ends once its requests are answered
+	scratch [24]byte // INCR's digits
 }
 
-func newConn(mc *mio.Conn, id int64, maxBulk, outHigh int) *conn {
-	c := &conn{mc: mc, id: id, outHigh: outHigh}
+func newConn(mc *mio.Conn, id int64, loop, maxBulk, outHigh int) *conn {
+	c := &conn{mc: mc, id: id, loop: loop, outHigh: outHigh}
 	c.in.maxBulk = maxBulk
 	c.in.bulk = -1
 	return c

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"sync"
 	"time"
 
 	"github.com/miogo/mio"
@@ -23,27 +24,32 @@ type entry struct {
 	expires int64       // on the store's clock (see now); 0: never
 	timer   mio.Timeout // the loop timeout that removes the key
 	tok     mio.Token   // that timeout's token; 0 when there is none
+	loop    int         // the loop whose timeout it is
 }
 
-// store is the keyspace: strings with an optional expiry. Only the loop's
-// goroutine uses it.
+// store is the keyspace: strings with an optional expiry, shared by the
+// loops of the server. Its callers hold mu for each request, so requests
+// run one at a time whichever loop serves them; the methods that take at
+// are told the loop that runs them.
 //
-// A key with an expiry has a loop timeout whose token is new for every
-// expiry set, found in timed. Overwriting or deleting the key clears the
-// timeout and forgets the token, so a late timeout for an old token finds
-// nothing. Reads also compare the deadline with the clock, so a key is
-// never returned after it expired, however late its timeout runs.
+// A key with an expiry has a timeout on the loop that set it, whose token
+// is new for every expiry set (across the loops), found in timed.
+// Overwriting or deleting the key clears the timeout and forgets the
+// token, so a late timeout for an old token finds nothing. Reads also
+// compare the deadline with the clock, so a key is never returned after
+// it expired, however late its timeout runs.
 type store struct {
-	loop    *mio.EventLoop[func()]
+	mu      sync.Mutex
+	loops   []*mio.EventLoop[func()] // by index: the loops that set timeouts
 	m       map[string]*entry
 	timed   map[mio.Token]*entry
 	lastTok mio.Token
 	base    time.Time // zero of the store's monotonic clock
 }
 
-func newStore(loop *mio.EventLoop[func()]) *store {
+func newStore(loops ...*mio.EventLoop[func()]) *store {
 	return &store{
-		loop:  loop,
+		loops: loops,
 		m:     make(map[string]*entry),
 		timed: make(map[mio.Token]*entry),
 		base:  time.Now(),
@@ -55,10 +61,10 @@ func (s *store) now() int64 { return int64(time.Since(s.base)) }
 
 // get returns key's entry, or nil if it is missing or expired; an expired
 // entry is removed at once.
-func (s *store) get(key []byte) *entry {
+func (s *store) get(key []byte, at int) *entry {
 	e := s.m[string(key)]
 	if e != nil && e.expires != 0 && s.now() >= e.expires {
-		s.remove(e)
+		s.remove(e, at)
 		return nil
 	}
 	return e
@@ -66,13 +72,13 @@ func (s *store) get(key []byte) *entry {
 
 // set stores val (copied) under key and returns the entry. It keeps the
 // key's expiry only if keepTTL is set.
-func (s *store) set(key, val []byte, keepTTL bool) *entry {
-	e := s.get(key)
+func (s *store) set(key, val []byte, keepTTL bool, at int) *entry {
+	e := s.get(key, at)
 	if e == nil {
 		e = &entry{key: string(key)}
 		s.m[e.key] = e
 	} else if !keepTTL {
-		s.persist(e)
+		s.persist(e, at)
 	}
 	s.setVal(e, val)
 	return e
@@ -90,9 +96,9 @@ func (s *store) setVal(e *entry, val []byte) {
 }
 
 // expireIn makes e expire after d (at least 1ns, at most far in the
-// future), replacing any expiry it had.
-func (s *store) expireIn(e *entry, d time.Duration) error {
-	s.persist(e)
+// future), replacing any expiry it had; the timeout is loop at's.
+func (s *store) expireIn(e *entry, d time.Duration, at int) error {
+	s.persist(e, at)
 	now := s.now()
 	e.expires = now + int64(d)
 	if e.expires < now { // overflow: practically never
@@ -100,41 +106,57 @@ func (s *store) expireIn(e *entry, d time.Duration) error {
 	}
 	s.lastTok++
 	tok := expiryTokens | s.lastTok
-	t, err := s.loop.Timeout(tok, d)
+	t, err := s.loops[at].Timeout(tok, d)
 	if err != nil {
 		e.expires = 0
 		return err
 	}
-	e.timer, e.tok = t, tok
+	e.timer, e.tok, e.loop = t, tok, at
 	s.timed[tok] = e
 	return nil
 }
 
 // persist removes e's expiry.
-func (s *store) persist(e *entry) {
+func (s *store) persist(e *entry, at int) {
 	if e.tok != 0 {
-		s.loop.ClearTimeout(e.timer)
+		if e.loop == at {
+			s.loops[at].ClearTimeout(e.timer)
+		} else {
+			s.clearOn(e.loop, []mio.Timeout{e.timer})
+		}
 		delete(s.timed, e.tok)
 		e.timer, e.tok = mio.Timeout{}, 0
 	}
 	e.expires = 0
 }
 
+// clearOn has loop i clear its timeouts ts: a loop's timers are its own
+// goroutine's. Should its queue be full, they fire in time and find their
+// tokens forgotten, which costs their memory until then and nothing else.
+func (s *store) clearOn(i int, ts []mio.Timeout) {
+	l := s.loops[i]
+	l.Channel().Send(func() {
+		for _, t := range ts {
+			l.ClearTimeout(t)
+		}
+	})
+}
+
 // remove deletes e's key.
-func (s *store) remove(e *entry) {
-	s.persist(e)
+func (s *store) remove(e *entry, at int) {
+	s.persist(e, at)
 	if s.m[e.key] == e {
 		delete(s.m, e.key)
 	}
 }
 
 // del deletes key and reports whether it existed (and had not expired).
-func (s *store) del(key []byte) bool {
-	e := s.get(key)
+func (s *store) del(key []byte, at int) bool {
+	e := s.get(key, at)
 	if e == nil {
 		return false
 	}
-	s.remove(e)
+	s.remove(e, at)
 	return true
 }
 
@@ -153,10 +175,21 @@ func (s *store) expired(tok mio.Token) {
 	}
 }
 
-// flush deletes every key.
-func (s *store) flush() {
+// flush deletes every key. The other loops get one request each to
+// clear their timeouts.
+func (s *store) flush(at int) {
+	others := make([][]mio.Timeout, len(s.loops))
 	for _, e := range s.timed {
-		s.loop.ClearTimeout(e.timer)
+		if e.loop == at {
+			s.loops[at].ClearTimeout(e.timer)
+		} else {
+			others[e.loop] = append(others[e.loop], e.timer)
+		}
+	}
+	for i, ts := range others {
+		if len(ts) > 0 {
+			s.clearOn(i, ts)
+		}
 	}
 	clear(s.timed)
 	clear(s.m)

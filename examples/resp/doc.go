@@ -1,10 +1,10 @@
 // Command resp is a small key-value server speaking the Redis protocol
-// (RESP2) on one mio event loop, for redis-cli, redis-benchmark and other
+// (RESP2) on mio event loops, for redis-cli, redis-benchmark and other
 // Redis clients.
 //
 // Usage:
 //
-//	go run ./examples/resp [-addr 127.0.0.1:6380] [-maxbulk bytes] [-outbuf bytes] [-v] [-cpuprofile file]
+//	go run ./examples/resp [-addr 127.0.0.1:6380] [-loops 1] [-maxbulk bytes] [-outbuf bytes] [-v] [-cpuprofile file]
 //
 // -addr takes any form mio.ParseSockAddr reads: "127.0.0.1:6380",
 // "[::1]:6380", "unix:/path/to/sock" or "unix:@name". The default is
@@ -85,20 +85,37 @@
 //
 // # Expiry
 //
-// A key set with EX or PX gets a timeout on the event loop
-// (mio.EventLoop.Timeout) that removes it. Overwriting or deleting the key
-// clears the timeout, and each timeout has its own token, so an old
-// timeout can never remove a newer value. Reads also compare the deadline
+// A key set with EX or PX gets a timeout on the event loop that serves the
+// client that set it (mio.EventLoop.Timeout), which removes it.
+// Overwriting or deleting the key clears the timeout (from another loop,
+// through the timeout's own loop, which alone may touch its timers), and
+// each timeout has its own token, so an old timeout can never remove a
+// newer value. Reads also compare the deadline
 // with the clock, so a key is never returned after it expired, even if
 // its timeout runs late.
 //
+// # Stopping
+//
+// SIGINT or SIGTERM stops the server gracefully (mio.Server.Shutdown):
+// the listener closes at once, and each connection is closed once the
+// requests it has sent are answered (a connection paused over -outbuf
+// first drains its backlog, then answers the requests it holds). Those
+// still open after 5 seconds are closed.
+//
 // # Design
 //
-// One event loop serves every connection and owns the keyspace, so
-// commands run one at a time without locks, as in Redis. The library's
-// buffered connection layer (mio.Conns, mio.Conn) does the plumbing: it
-// reads into each connection's input, writes the output as the socket
-// takes it, and closes after the last byte is flushed. The server, its
+// The server is a mio.Server of -loops event loops, one by default, each
+// on its own goroutine with its own connections; where the kernel
+// balances reuse-port listeners (Linux, FreeBSD, DragonFly) each loop has
+// its own, elsewhere one loop accepts and hands connections to the
+// others. The loops share the keyspace, behind one lock that each request
+// holds while it runs, so commands run one at a time, as in Redis, on
+// whichever loop; with one loop the lock is never contended. Several loops
+// read, parse and write in parallel, and wait for each other only while
+// a command runs. The library's buffered connection layer (mio.Conns, mio.Conn)
+// does the plumbing: it reads into each connection's input, writes the
+// output as the socket takes it, and closes after the last byte is
+// flushed. The server, its
 // ConnHandler, only parses: each OnData runs every complete request in
 // the input, builds their replies in one buffer, and hands them to the
 // Conn in one write. The parser keeps its place in a request that is not

@@ -88,7 +88,7 @@ func TestExpiryCleared(t *testing.T) {
 	r.onLoop(t, func() { stale = r.db.m["k"].tok })
 	c.do(t, "SET", "k", "new", "EX", "200")
 	r.onLoop(t, func() {
-		r.Timeout(r.loop, stale)
+		loopHandler{s: r.server}.Timeout(r.srv.Loop(0), stale)
 		if e := r.db.m["k"]; e == nil || string(e.val) != "new" || e.tok == stale || e.tok == 0 {
 			t.Errorf("a stale expiry token changed the key: %+v", e)
 		}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,7 +24,8 @@ const testTimeout = servetest.Timeout
 type running struct {
 	*server
 	*servetest.Running
-	seen []*conn // every connection opened, on the loop's goroutine
+	mu   sync.Mutex // for seen: the loops add to it, each on its goroutine
+	seen []*conn    // every connection opened
 }
 
 // startServer builds a server from cfg on a free loopback port, logging
@@ -41,17 +43,28 @@ func startServer(t *testing.T, cfg config) *running {
 		t.Fatalf("newServer(%+v): %v", cfg, err)
 	}
 	r := &running{server: s}
-	s.opened = func(c *conn) { r.seen = append(r.seen, c) }
+	s.opened = func(c *conn) {
+		r.mu.Lock()
+		r.seen = append(r.seen, c)
+		r.mu.Unlock()
+	}
 	r.Running = servetest.Start(t, logs, s.run, s.stop)
 	return r
 }
 
-// onLoop runs f on the server's loop goroutine and waits for it, so a test
-// can look at the server's state without racing with it.
+// onLoop runs f on the goroutine of the server's loop 0 and waits for
+// it, so a test can look at the server's state without racing with it:
+// with one loop; with several, f takes the store's lock for the keyspace.
 func (r *running) onLoop(t *testing.T, f func()) {
 	t.Helper()
+	r.onLoopN(t, 0, f)
+}
+
+// onLoopN is onLoop on loop i.
+func (r *running) onLoopN(t *testing.T, i int, f func()) {
+	t.Helper()
 	done := make(chan struct{})
-	if err := r.do(func() { f(); close(done) }); err != nil {
+	if err := r.do(i, func() { f(); close(done) }); err != nil {
 		t.Fatalf("send to the loop: %v", err)
 	}
 	select {
@@ -214,6 +227,8 @@ func (c *client) expectClosed(t *testing.T) string {
 
 // list returns the connections still open; call it on the loop.
 func (r *running) list() []*conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var cs []*conn
 	for _, c := range r.seen {
 		if !c.mc.Closed() {

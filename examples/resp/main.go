@@ -42,12 +42,13 @@ func main() {
 func parseFlags(args []string) (config, string) {
 	fs := flag.NewFlagSet("resp", flag.ExitOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: resp [-addr address] [-maxbulk bytes] [-outbuf bytes] [-v] [-cpuprofile file]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: resp [-addr address] [-loops n] [-maxbulk bytes] [-outbuf bytes] [-v] [-cpuprofile file]\n\n")
 		fs.PrintDefaults()
 	}
 	cfg := config{log: log.New(os.Stderr, "resp: ", log.LstdFlags)}
 	var profile string
 	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`address` to serve: IP:port, [IPv6]:port, unix:/path or unix:@name; port 0 picks a free port")
+	fs.IntVar(&cfg.loops, "loops", 1, "number of event loops, each on its own goroutine, sharing the keyspace")
 	fs.IntVar(&cfg.maxBulk, "maxbulk", defaultMaxBulk, "longest bulk string a request may hold, in `bytes`")
 	fs.IntVar(&cfg.outHigh, "outbuf", defaultOutHigh, "output high-water mark per connection, in `bytes`: above it the connection is not read until its output drains to a quarter of it")
 	fs.BoolVar(&cfg.verbose, "v", false, "log the commands the server does not know")

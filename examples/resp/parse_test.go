@@ -156,7 +156,7 @@ func TestNoAllocs(t *testing.T) {
 	input := []byte(string(encode("PING")) + string(encode("SET", "key:000001", "xxx")) +
 		string(encode("GET", "key:000001")) + string(encode("INCR", "counter")) +
 		"PING\r\n" + string(encode("MGET", "key:000001", "counter", "nope")))
-	c := newConn(nil, 1, defaultMaxBulk, defaultOutHigh)
+	c := newConn(nil, 1, 0, defaultMaxBulk, defaultOutHigh)
 	run := func() {
 		c.in.buf, c.in.start, c.in.end = input, 0, len(input)
 		for {

@@ -6,6 +6,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/miogo/mio"
@@ -23,12 +24,6 @@ const (
 	defaultMaxQuery = 1 << 30
 )
 
-// acceptorToken names the acceptor's registration and the timeout that
-// resumes accepting after an error (serve.Listener). The connections'
-// tokens are the Conns table's own (mio.ConnsToken), so they never meet
-// it or the expiry timeouts (expiryTokens).
-const acceptorToken mio.Token = 0
-
 // A connection closed by the server (a protocol error, QUIT) is closed
 // with mio.Conn.Close: its last replies are written, its sending side is
 // shut down, so the client reads them and then the end of the stream, and
@@ -41,19 +36,28 @@ const lingerTime = time.Second
 // minQuery is the least query limit a config may set.
 const minQuery = 16 << 10
 
+// defaultGrace is how long a stop waits for the connections to end (each
+// once the requests it sent are answered) before it closes them.
+const defaultGrace = 5 * time.Second
+
 // config is what a server is built from.
 type config struct {
-	addr     string // any form mio.ParseSockAddr reads
-	maxBulk  int    // the longest bulk string a request may hold
-	maxQuery int    // the longest request, all of it
-	outHigh  int    // output high-water mark; 0 takes the default
-	outLow   int    // output low-water mark; 0 takes a quarter of outHigh
-	verbose  bool   // log unknown commands
+	addr     string        // any form mio.ParseSockAddr reads
+	loops    int           // event loops; 0 takes one
+	maxBulk  int           // the longest bulk string a request may hold
+	maxQuery int           // the longest request, all of it
+	outHigh  int           // output high-water mark; 0 takes the default
+	outLow   int           // output low-water mark; 0 takes a quarter of outHigh
+	verbose  bool          // log unknown commands
+	grace    time.Duration // how long a stop waits; 0 takes defaultGrace
 	log      *log.Logger
 }
 
 // withDefaults fills cfg's zero fields and checks it.
 func (cfg config) withDefaults() (config, error) {
+	if cfg.loops == 0 {
+		cfg.loops = 1
+	}
 	if cfg.maxBulk == 0 {
 		cfg.maxBulk = defaultMaxBulk
 	}
@@ -66,10 +70,15 @@ func (cfg config) withDefaults() (config, error) {
 	if cfg.outLow == 0 {
 		cfg.outLow = cfg.outHigh / 4
 	}
+	if cfg.grace == 0 {
+		cfg.grace = defaultGrace
+	}
 	if cfg.log == nil {
 		cfg.log = log.New(os.Stderr, "resp: ", log.LstdFlags)
 	}
 	switch {
+	case cfg.loops < 1:
+		return cfg, fmt.Errorf("-loops %d: need at least one loop", cfg.loops)
 	case cfg.maxBulk < 1 || cfg.maxBulk > defaultMaxBulk:
 		return cfg, fmt.Errorf("-maxbulk %d: want 1 to %d", cfg.maxBulk, defaultMaxBulk)
 	case cfg.maxQuery < minQuery:
@@ -80,125 +89,106 @@ func (cfg config) withDefaults() (config, error) {
 	return cfg, nil
 }
 
-// server is one event loop serving one keyspace: Redis's model, in which
-// commands run one at a time and need no locks. A mio.Conns table drives
-// the connections, with the server as its ConnHandler, and the server is
-// also the table's Handler for the tokens that are not the table's: the
-// acceptor's and the keys' expiry timeouts. All its fields but loop are
-// used on the loop's goroutine only (or before Run and after it returns);
-// do runs a function there.
+// server is a mio.Server serving one keyspace, the store, which all of
+// its loops share. The server is the ConnHandler of every loop, each
+// calling it on its own goroutine: its fields are settings, read only,
+// but for the store (under its lock) and the CLIENT IDs (atomic). Each
+// loop's own Handler (loopHandler) serves the keys' expiry timeouts it
+// set and runs the functions do sends it.
 type server struct {
-	mio.NopHandler[func()]
-	loop  *mio.EventLoop[func()]
+	srv   *mio.Server[func()]
 	addr  mio.SockAddr // the address bound, with the port the kernel chose
-	ln    *serve.Listener[func()]
-	conns *mio.Conns[func()]
 	db    *store
+	grace time.Duration
 
 	maxBulk, maxQuery int
 	outHigh           int
 	verbose           bool
 	log               *log.Logger
 
-	accepted int         // connections taken, over the server's life
-	opened   func(*conn) // tests: told of each new connection
-	scratch  [24]byte    // INCR's digits
-	closed   bool
+	ids    atomic.Int64 // CLIENT IDs handed out
+	opened func(*conn)  // tests: told of each new connection, on its loop
 }
 
-// newServer binds, opens the loop and listens: connections queue from
-// then on, and run serves them. On error nothing is left open.
+// newServer makes the Server and listens: connections queue from then on,
+// and run serves them. On error nothing is left open.
 func newServer(cfg config) (*server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	accs, addr, err := serve.Bind(cfg.addr, 1, false)
+	addr, err := mio.ParseSockAddr(cfg.addr)
 	if err != nil {
-		return nil, err
-	}
-	loop, err := mio.NewEventLoop[func()](mio.Config{})
-	if err != nil {
-		accs[0].Close()
-		return nil, fmt.Errorf("event loop: %w", err)
+		return nil, fmt.Errorf("-addr: %w", err)
 	}
 	s := &server{
-		loop: loop, addr: addr, db: newStore(loop),
-		maxBulk: cfg.maxBulk, maxQuery: cfg.maxQuery, outHigh: cfg.outHigh,
+		grace: cfg.grace, maxBulk: cfg.maxBulk, maxQuery: cfg.maxQuery, outHigh: cfg.outHigh,
 		verbose: cfg.verbose, log: cfg.log,
 	}
-	ccfg := mio.ConnConfig{
+	scfg := mio.ServerConfig{Loops: cfg.loops, OnShutdown: s.onShutdown, Conn: mio.ConnConfig{
 		// The input holds one request at most, and a reply may pass the
 		// high-water mark by its own size: WriteLimit is the layer's most
 		// (2 GiB), so the Conn refuses no Write a reply makes.
 		ReadLimit: cfg.maxQuery, WriteLimit: math.MaxInt32,
 		HighWater: cfg.outHigh, LowWater: cfg.outLow, Linger: lingerTime,
-	}
-	if s.conns, err = mio.NewConns(loop, mio.ConnHandler(s), mio.Handler[func()](s), ccfg); err == nil {
-		s.ln, err = serve.Listen(loop, accs[0], acceptorToken, s.add, cfg.log, "")
-	}
-	if err != nil {
-		accs[0].Close()
-		loop.Close()
+	}}
+	other := func(int) mio.Handler[func()] { return loopHandler{s: s} }
+	if s.srv, err = mio.NewServer[func()](scfg, s, other); err != nil {
 		return nil, err
+	}
+	s.db = newStore(s.loops()...)
+	if s.addr, err = s.srv.Listen(addr); err != nil {
+		s.srv.Close()
+		return nil, fmt.Errorf("listen on %v: %w", addr, err)
 	}
 	return s, nil
 }
 
-// run serves until stop, then closes the acceptor and the loop, which
-// closes every connection.
-func (s *server) run() error {
-	err := s.loop.Run(s.conns)
-	return errors.Join(err, s.close())
+// loops is the Server's loops, by index.
+func (s *server) loops() []*mio.EventLoop[func()] {
+	var ls []*mio.EventLoop[func()]
+	for i := range s.srv.Loops() {
+		ls = append(ls, s.srv.Loop(i))
+	}
+	return ls
 }
 
-// stop makes run return. It is safe from any goroutine, also before run.
-func (s *server) stop() { s.loop.Shutdown() }
+// run serves until stop; a stop that came first makes it return nil at
+// once. It returns once every loop has stopped and every connection is
+// closed.
+func (s *server) run() error { return serve.Serve(s.srv) }
 
-// do runs f on the loop's goroutine, between callbacks.
-func (s *server) do(f func()) error { return s.loop.Channel().Send(f) }
+// stop stops accepting at once and ends each connection once the requests
+// it has sent are answered; those still open after the grace are closed.
+// run returns then. It is safe from any goroutine, before run too.
+func (s *server) stop() { serve.Shutdown(s.srv, s.grace, s.log) }
 
-// close closes what the server holds; the loop must not be running.
-func (s *server) close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	return errors.Join(s.ln.Close(), s.loop.Close())
+// do runs f on loop i's goroutine, between callbacks.
+func (s *server) do(i int, f func()) error { return s.srv.Loop(i).Channel().Send(f) }
+
+// loopHandler is a loop's Handler for what is not the Conns': the expiry
+// timeouts the loop set, and the functions sent by do.
+type loopHandler struct {
+	mio.NopHandler[func()]
+	s *server
 }
 
 // Notify runs a function sent by do.
-func (s *server) Notify(_ *mio.EventLoop[func()], f func()) { f() }
+func (h loopHandler) Notify(_ *mio.EventLoop[func()], f func()) { f() }
 
-// Readable serves the acceptor.
-func (s *server) Readable(_ *mio.EventLoop[func()], tok mio.Token, _ mio.ReadHint) {
-	if tok == acceptorToken {
-		s.ln.AcceptAll()
-	}
-}
-
-// Timeout resumes accepting after a pause, or expires a key.
-func (s *server) Timeout(_ *mio.EventLoop[func()], tok mio.Token) {
-	switch {
-	case tok&expiryTokens != 0:
-		s.db.expired(tok)
-	case tok == acceptorToken:
-		s.ln.Resume()
-	}
-}
-
-// add hands a new connection to the table.
-func (s *server) add(sock mio.Socket) {
-	if _, err := s.conns.Adopt(sock); err != nil {
-		s.log.Print(err)
-		sock.Close()
+// Timeout expires a key.
+func (h loopHandler) Timeout(_ *mio.EventLoop[func()], tok mio.Token) {
+	if tok&expiryTokens != 0 {
+		db := h.s.db
+		db.mu.Lock()
+		db.expired(tok)
+		db.mu.Unlock()
 	}
 }
 
 // OnOpen gives a new connection its parser.
 func (s *server) OnOpen(mc *mio.Conn) {
-	s.accepted++
-	c := newConn(mc, int64(s.accepted), s.maxBulk, s.outHigh)
+	c := newConn(mc, s.ids.Add(1), mc.LoopIndex(), s.maxBulk, s.outHigh)
 	mc.SetContext(c)
 	if s.opened != nil {
 		s.opened(c)
@@ -223,6 +213,17 @@ func (s *server) OnDrain(mc *mio.Conn) {
 func (s *server) OnClose(mc *mio.Conn, err error) {
 	if err != nil && !errors.Is(err, mio.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) && !serve.Routine(err) {
 		s.log.Printf("connection %d: %v", mc.Context().(*conn).id, err)
+	}
+}
+
+// onShutdown ends c once it has the replies to the requests it sent: the
+// complete ones in its input now, which it runs unless it is paused over
+// the high-water mark, when OnDrain goes on with them.
+func (s *server) onShutdown(mc *mio.Conn) {
+	c := mc.Context().(*conn)
+	c.ending = true
+	if !c.paused {
+		s.process(c)
 	}
 }
 
@@ -256,14 +257,16 @@ func (s *server) process(c *conn) {
 			c.closing = true
 			break
 		}
+		s.db.mu.Lock()
 		s.exec(c, p.argv)
+		s.db.mu.Unlock()
 	}
 	c.send()
 	in.Discard(p.start)
 	clear(p.argv) // the arguments point into the Conn's input
 	p.argv, p.buf = p.argv[:0], nil
 	switch {
-	case c.closing:
+	case c.closing, c.ending && !c.paused:
 		c.mc.Close()
 	case c.mc.EOF() && !c.paused:
 		in.Discard(in.Len())

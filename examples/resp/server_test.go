@@ -230,7 +230,7 @@ func TestMalformed(t *testing.T) {
 	if got := show(dial(t, r).do(t, "PING")); got != "PONG" {
 		t.Errorf("a new connection after the bad ones: %s", got)
 	}
-	r.waitFor(t, "the bad connections to be closed", func() bool { return r.conns.Len() == 1 })
+	r.waitFor(t, "the bad connections to be closed", func() bool { return r.srv.Conns(0).Len() == 1 })
 }
 
 func mustReply(t *testing.T, c *client) any {
@@ -447,5 +447,27 @@ func TestHalfClose(t *testing.T) {
 	}
 	if rest := c.expectClosed(t); rest != "" {
 		t.Errorf("after the replies: %q", rest)
+	}
+}
+
+func TestConfigRejects(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  config
+		want string
+	}{
+		{config{addr: "127.0.0.1:0", loops: -1}, "-loops -1"},
+		{config{addr: "127.0.0.1:0", maxBulk: defaultMaxBulk + 1}, "-maxbulk"},
+		{config{addr: "127.0.0.1:0", outHigh: 10, outLow: 10}, "-outbuf 10"},
+		{config{addr: "127.0.0.1"}, "-addr"},
+	} {
+		s, err := newServer(tc.cfg)
+		if err == nil {
+			s.stop()
+			t.Errorf("newServer(%+v) succeeded", tc.cfg)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("newServer(%+v): %v, want it to mention %q", tc.cfg, err, tc.want)
+		}
 	}
 }

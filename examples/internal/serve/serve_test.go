@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,35 +33,6 @@ func TestPlan(t *testing.T) {
 			t.Errorf("plan(%d, %v) = dup %v, reuse-port %v; want %v, %v",
 				tc.n, tc.mustShare, dup, reusePort, tc.dup, tc.reusePort)
 		}
-	}
-}
-
-// A burst of accept errors is logged when it starts, with the hint for
-// running out of fds, and when a connection is taken again; the pauses in
-// between are counted and not logged.
-func TestBurst(t *testing.T) {
-	var b burst
-	if line := b.worked(); line != "" {
-		t.Errorf("accepting with no burst logs %q", line)
-	}
-	emfile := os.NewSyscallError("accept", syscall.EMFILE)
-	first := b.failed(emfile)
-	if !strings.Contains(first, "too many open files (raise the open files limit, ulimit -n); pausing accepts for 100ms") {
-		t.Errorf("first failure logs %q", first)
-	}
-	for range 2 {
-		if line := b.failed(emfile); line != "" {
-			t.Errorf("a later failure of the burst logs %q", line)
-		}
-	}
-	if line := b.worked(); line != "accepting again after 3 pause(s)" {
-		t.Errorf("the end of the burst logs %q", line)
-	}
-	if line := b.worked(); line != "" {
-		t.Errorf("accepting after the burst ended logs %q", line)
-	}
-	if line := b.failed(errors.New("other")); strings.Contains(line, "ulimit") || !strings.HasPrefix(line, "other; pausing") {
-		t.Errorf("a new burst of another error logs %q", line)
 	}
 }
 
@@ -141,68 +113,64 @@ func TestBind(t *testing.T) {
 	}
 }
 
-// Accept failing pauses the listener, with one timeout and one log line;
-// the connection queued meanwhile is taken when the timeout resumes it.
-func TestListenerPauses(t *testing.T) {
-	loop, err := mio.NewEventLoop[struct{}](mio.Config{})
+// quiet is a ConnHandler that reads and ignores what comes.
+type quiet struct{}
+
+func (quiet) OnOpen(*mio.Conn)         {}
+func (quiet) OnData(c *mio.Conn)       { c.In().Discard(c.In().Len()) }
+func (quiet) OnDrain(*mio.Conn)        {}
+func (quiet) OnClose(*mio.Conn, error) {}
+
+// newTestServer is a one-loop Server listening on loopback.
+func newTestServer(t *testing.T) (*mio.Server[struct{}], mio.SockAddr) {
+	t.Helper()
+	srv, err := mio.NewServer[struct{}](mio.ServerConfig{Loops: 1, Conn: mio.ConnConfig{Linger: time.Second}}, quiet{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer loop.Close()
-	accs, bound, err := Bind("127.0.0.1:0", 1, false)
+	addr, err := srv.Listen(mio.InetAddr(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0))
 	if err != nil {
+		srv.Close()
 		t.Fatal(err)
 	}
+	return srv, addr
+}
+
+// A Shutdown before Serve makes Serve return nil at once: there was
+// nothing to serve.
+func TestServeAfterShutdown(t *testing.T) {
+	srv, _ := newTestServer(t)
 	var out bytes.Buffer
-	var got []mio.Socket
-	l, err := Listen(loop, accs[0], 0, func(s mio.Socket) { got = append(got, s) }, log.New(&out, "", 0), "loop 7: ")
-	if err != nil {
-		accs[0].Close()
-		t.Fatal(err)
+	Shutdown(srv, time.Second, log.New(&out, "", 0))
+	if err := Serve(srv); err != nil {
+		t.Errorf("Serve after Shutdown: %v, want nil", err)
 	}
-	defer l.Close()
-	accept, failures := l.Accept, 0
-	l.Accept = func() (mio.Socket, error) {
-		if failures < 2 {
-			failures++
-			return nil, os.NewSyscallError("accept", syscall.EMFILE)
-		}
-		return accept()
-	}
-	client, err := net.Dial("tcp", bound.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	h := &resumer{l: l}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) == 0 && time.Now().Before(deadline) {
-		if err := loop.RunOnce(h, 100*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, s := range got {
-		s.Close()
-	}
-	if len(got) != 1 || failures != 2 || h.timeouts != 2 {
-		t.Errorf("took %d connection(s) after %d failures and %d timeouts, want 1, 2 and 2", len(got), failures, h.timeouts)
-	}
-	logged := out.String()
-	if strings.Count(logged, "loop 7: accept: too many open files") != 1 || !strings.Contains(logged, "loop 7: accepting again after 2 pause(s)") {
-		t.Errorf("log:\n%s", logged)
+	if out.Len() > 0 {
+		t.Errorf("a Shutdown with nothing open logged %q", out.String())
 	}
 }
 
-// resumer is a handler driving a Listener on token 0.
-type resumer struct {
-	mio.NopHandler[struct{}]
-	l        *Listener[struct{}]
-	timeouts int
-}
-
-func (h *resumer) Readable(_ *mio.EventLoop[struct{}], _ mio.Token, _ mio.ReadHint) { h.l.AcceptAll() }
-
-func (h *resumer) Timeout(_ *mio.EventLoop[struct{}], _ mio.Token) {
-	h.timeouts++
-	h.l.Resume()
+// A connection still open when the grace ends is closed, the client sees
+// the end of the stream, Serve returns nil and the log says so.
+func TestShutdownGrace(t *testing.T) {
+	srv, addr := newTestServer(t)
+	served := make(chan error, 1)
+	go func() { served <- Serve(srv) }()
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	var out bytes.Buffer
+	Shutdown(srv, 20*time.Millisecond, log.New(&out, "", 0))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("client read %d bytes, %v; want the end of the stream", n, err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if got := out.String(); got != "connections still open after 20ms: closed them\n" {
+		t.Errorf("log %q", got)
+	}
 }
