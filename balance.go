@@ -3,6 +3,7 @@ package mio
 import (
 	"fmt"
 	"runtime"
+	"syscall"
 )
 
 // Balance is how a Server spreads the connections of a listener over its
@@ -40,6 +41,26 @@ func (b Balance) String() string {
 		return balanceNames[b]
 	}
 	return fmt.Sprintf("Balance(%d)", b)
+}
+
+// MarshalText is the balance's name, so that a Balance is a flag
+// (flag.TextVar) or a configuration field as it is.
+func (b Balance) MarshalText() ([]byte, error) {
+	if int(b) >= len(balanceNames) {
+		return nil, fmt.Errorf("mio: unknown %v: %w", b, syscall.EINVAL)
+	}
+	return []byte(balanceNames[b]), nil
+}
+
+// UnmarshalText sets b from its name (String's).
+func (b *Balance) UnmarshalText(text []byte) error {
+	for i, name := range balanceNames {
+		if string(text) == name {
+			*b = Balance(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("mio: balance %q: want one of %v: %w", text, balanceNames, syscall.EINVAL)
 }
 
 // resolveBalance is the balancing a listener gets on the system goos:

@@ -2,6 +2,7 @@ package mio
 
 import (
 	"errors"
+	"syscall"
 	"testing"
 )
 
@@ -106,5 +107,27 @@ func TestChooserSourceHash(t *testing.T) {
 	}
 	if len(used) != 4 {
 		t.Fatalf("64 addresses used loops %v of 4", used)
+	}
+}
+
+// TestBalanceText: every Balance reads back from its name, so that it can
+// be a flag; an unknown name or value is refused with EINVAL.
+func TestBalanceText(t *testing.T) {
+	for b := BalanceAuto; b <= BalanceSourceHash; b++ {
+		text, err := b.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Balance
+		if err := got.UnmarshalText(text); err != nil || got != b {
+			t.Errorf("%q reads back as %v, %v; want %v", text, got, err, b)
+		}
+	}
+	var b Balance
+	if err := b.UnmarshalText([]byte("random")); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("UnmarshalText(random): %v, want EINVAL", err)
+	}
+	if _, err := Balance(99).MarshalText(); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("MarshalText(99): %v, want EINVAL", err)
 	}
 }

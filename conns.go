@@ -290,6 +290,7 @@ func (t *connTable) newConn(sock Socket) *Conn {
 	}
 	t.slots[slot] = c
 	t.open++
+	t.counters.st.Opened++
 	if t.load != nil {
 		t.load.Add(1)
 	}

@@ -382,5 +382,5 @@ func ExampleServer() {
 	// Output:
 	// "hello" <nil>
 	// shutdown: <nil> run: <nil>
-	// {"Open":0,"Accepted":1,"Closed":1,"AcceptErrors":0,"Sheds":0,"BytesRead":5,"BytesWritten":5,"InputHeld":0,"OutputHeld":0}
+	// {"Open":0,"Opened":1,"Accepted":1,"Closed":1,"AcceptErrors":0,"Sheds":0,"BytesRead":5,"BytesWritten":5,"InputHeld":0,"OutputHeld":0}
 }

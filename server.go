@@ -29,10 +29,10 @@ type ServerConfig struct {
 	Listen ListenConfig
 	// OnShutdown, when set, is called on its loop for every Conn open when
 	// a Shutdown begins, and for each one the Shutdown still accepts or
-	// adopts while it waits, so that the protocol can end the connection
-	// at its next boundary (close after the response in progress, as an
-	// HTTP server answers with "Connection: close"). Without it, Shutdown
-	// waits for the peers to close.
+	// adopts while it waits (after its OnOpen), so that the protocol can
+	// end the connection at its next boundary (close after the response in
+	// progress, as an HTTP server answers with "Connection: close").
+	// Without it, Shutdown waits for the peers to close.
 	OnShutdown func(c *Conn)
 }
 
@@ -101,9 +101,13 @@ type serverLoop[M any] struct {
 	ctlDue atomic.Bool
 }
 
-// NewServer makes a Server whose Conns call h. other, when not nil, makes
-// the Handler of loop i for the tokens that are not the table's own and
-// for messages, as NewConns's other.
+// NewServer makes a Server whose Conns call h. Every loop calls the one h,
+// each from its own goroutine: a Conn's callbacks all come on its loop's
+// (Conn.LoopIndex), so per-Conn state needs no lock, but state h shares
+// across Conns of different loops does. other, when not nil, is called
+// here for each loop i and makes that loop's Handler for the tokens that
+// are not the table's own and for messages, as NewConns's other; Loop(i)
+// is not yet there to be called from it.
 func NewServer[M any](cfg ServerConfig, h ConnHandler, other func(i int) Handler[M]) (*Server[M], error) {
 	if cfg.Loops < 0 {
 		return nil, fmt.Errorf("mio: ServerConfig.Loops %d: %w", cfg.Loops, syscall.EINVAL)
@@ -343,9 +347,12 @@ func (sl *serverLoop[M]) run() error {
 // queues: hence this order). OnShutdown, if set, is called for each open
 // Conn. Shutdown then waits for the Conns to close; when ctx ends first,
 // it closes the rest with Conn.Close (flushed within Linger, then reset)
-// and returns ctx.Err() once they are closed. It returns only after every
-// loop has stopped and every OnClose has run. Called before Run, it
-// releases everything and Run then returns ErrClosed.
+// and returns ctx.Err() once they are closed, so it may take up to Linger
+// past ctx's end (Close, from another goroutine, cuts that short). It
+// returns only after every loop has stopped and every OnClose has run.
+// Called before Run, it releases everything, and Run then returns
+// ErrClosed, as net/http's Serve does after a Shutdown: a program that
+// may be stopped before its Run starts treats that as a clean end.
 func (s *Server[M]) Shutdown(ctx context.Context) error {
 	if !s.begin(phaseDraining) {
 		return nil

@@ -527,7 +527,7 @@ func TestServerStatsExact(t *testing.T) {
 	g.waitFor("every close", func() bool { return g.closed.Load() == clients })
 	g.waitFor("the statistics", func() bool { return g.srv.Stats().Closed == clients })
 	st := g.srv.Stats()
-	want := ConnStats{Open: 0, Accepted: clients, Closed: clients, BytesRead: clients * size, BytesWritten: clients * size}
+	want := ConnStats{Open: 0, Opened: clients, Accepted: clients, Closed: clients, BytesRead: clients * size, BytesWritten: clients * size}
 	if st.ConnStats != want {
 		t.Errorf("ConnStats %+v, want %+v", st.ConnStats, want)
 	}

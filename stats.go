@@ -161,8 +161,9 @@ func (l *EventLoop[M]) Stats() LoopStats { return l.counters.snapshot() }
 // ConnStats is what a Conns table has done since it was made, and what it
 // holds now.
 type ConnStats struct {
-	Open         int64  // Conns open now (accepted, adopted or dialled)
-	Accepted     uint64 // connections accepted from its listeners
+	Open         int64  // Conns open now
+	Opened       uint64 // Conns made: accepted here, handed over, adopted or dialled
+	Accepted     uint64 // connections accepted from its listeners (some handed over)
 	Closed       uint64 // Conns closed (OnClose called)
 	AcceptErrors uint64 // accepts that failed (out of fds, out of memory, ...)
 	Sheds        uint64 // pending connections closed unserved for lack of fds
@@ -177,6 +178,7 @@ type ConnStats struct {
 // add sums o into s.
 func (s *ConnStats) add(o *ConnStats) {
 	s.Open += o.Open
+	s.Opened += o.Opened
 	s.Accepted += o.Accepted
 	s.Closed += o.Closed
 	s.AcceptErrors += o.AcceptErrors
@@ -192,8 +194,8 @@ func (s *ConnStats) add(o *ConnStats) {
 type connCounters struct {
 	st, seen ConnStats
 	pub      struct {
-		open, inHeld, outHeld                       atomic.Int64
-		accepted, closed, acceptErrs, sheds, rd, wr atomic.Uint64
+		open, inHeld, outHeld                               atomic.Int64
+		opened, accepted, closed, acceptErrs, sheds, rd, wr atomic.Uint64
 	}
 }
 
@@ -205,6 +207,7 @@ func (c *connCounters) publish() {
 	c.seen = c.st
 	p, s := &c.pub, &c.st
 	p.open.Store(s.Open)
+	p.opened.Store(s.Opened)
 	p.accepted.Store(s.Accepted)
 	p.closed.Store(s.Closed)
 	p.acceptErrs.Store(s.AcceptErrors)
@@ -219,7 +222,7 @@ func (c *connCounters) publish() {
 func (c *connCounters) snapshot() ConnStats {
 	p := &c.pub
 	return ConnStats{
-		Open: p.open.Load(), Accepted: p.accepted.Load(), Closed: p.closed.Load(),
+		Open: p.open.Load(), Opened: p.opened.Load(), Accepted: p.accepted.Load(), Closed: p.closed.Load(),
 		AcceptErrors: p.acceptErrs.Load(), Sheds: p.sheds.Load(),
 		BytesRead: p.rd.Load(), BytesWritten: p.wr.Load(),
 		InputHeld: p.inHeld.Load(), OutputHeld: p.outHeld.Load(),

@@ -74,26 +74,6 @@ func (cfg config) balancing() (mio.Balance, error) {
 	return mio.BalanceRoundRobin, nil
 }
 
-// balance is the -balance flag's value: a mio.Balance, by the name its
-// String gives.
-type balance mio.Balance
-
-// Set parses s; it is called by the flag package.
-func (b *balance) Set(s string) error {
-	var names []string
-	for v := mio.BalanceAuto; v <= mio.BalanceSourceHash; v++ {
-		if v.String() == s {
-			*b = balance(v)
-			return nil
-		}
-		names = append(names, v.String())
-	}
-	return fmt.Errorf("want one of %s", strings.Join(names, ", "))
-}
-
-// String is the balance's name.
-func (b *balance) String() string { return mio.Balance(*b).String() }
-
 // byteSize is a flag value for a size in bytes, written as a number with an
 // optional binary suffix: "65536", "64K", "64KiB", "1M", "1MiB".
 type byteSize int

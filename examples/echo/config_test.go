@@ -57,16 +57,18 @@ func TestBalancing(t *testing.T) {
 	}
 }
 
+// TestBalanceFlag: -balance takes mio.Balance's names (its
+// UnmarshalText) and refuses others with the list of names.
 func TestBalanceFlag(t *testing.T) {
 	for _, name := range []string{"auto", "reuse-port", "round-robin", "least-conns", "source-hash"} {
-		var b balance
-		if err := b.Set(name); err != nil || b.String() != name {
-			t.Errorf("Set(%q) = %v, %v", name, b.String(), err)
+		cfg := parseFlags([]string{"-balance", name})
+		if cfg.balance.String() != name {
+			t.Errorf("-balance %s gave %v", name, cfg.balance)
 		}
 	}
-	var b balance
-	if err := b.Set("random"); err == nil || !strings.Contains(err.Error(), "auto, reuse-port, round-robin, least-conns, source-hash") {
-		t.Errorf("Set(random): %v, want an error listing the names", err)
+	var b mio.Balance
+	if err := b.UnmarshalText([]byte("random")); err == nil || !strings.Contains(err.Error(), "auto reuse-port round-robin least-conns source-hash") {
+		t.Errorf("random: %v, want an error listing the names", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 
+	"github.com/miogo/mio"
 	"github.com/miogo/mio/examples/internal/serve"
 )
 
@@ -35,7 +36,7 @@ func parseFlags(args []string) config {
 	stats := false
 	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`address` to serve: IP:port, [IPv6]:port, unix:/path or unix:@name; port 0 picks a free port")
 	fs.IntVar(&cfg.loops, "loops", defaultLoops, "number of event loops, each on its own goroutine")
-	fs.Var((*balance)(&cfg.balance), "balance", "`how` connections reach the loops: auto (the kernel's where it balances reuse-port acceptors, else round-robin), reuse-port, round-robin, least-conns or source-hash")
+	fs.TextVar(&cfg.balance, "balance", mio.BalanceAuto, "`how` connections reach the loops: auto (the kernel's where it balances reuse-port acceptors, else round-robin), reuse-port, round-robin, least-conns or source-hash")
 	fs.Var(&buf, "buf", "per-connection buffer `size` (bytes, or with a K, KiB, M or MiB suffix)")
 	fs.BoolVar(&stats, "stats", false, "print the server's statistics every second")
 	fs.Parse(args)
