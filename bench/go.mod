@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/miogo/mio => ..
 
 require (
+	github.com/cloudwego/netpoll v0.7.2
 	github.com/lesismal/nbio v1.6.8
 	github.com/miogo/mio v0.0.0-00010101000000-000000000000
 	github.com/panjf2000/gnet/v2 v2.9.7
@@ -19,6 +20,8 @@ require (
 	codeberg.org/go-pdf/fpdf v0.11.1 // indirect
 	git.sr.ht/~sbinet/gg v0.7.0 // indirect
 	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
+	github.com/bytedance/gopkg v0.1.1 // indirect
+	github.com/cloudwego/gopkg v0.1.4 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/kavu/go_reuseport v1.5.0 // indirect
 	github.com/panjf2000/ants/v2 v2.11.3 // indirect

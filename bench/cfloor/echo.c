@@ -5,7 +5,16 @@
  * only when the kernel takes part of it keep the rest for the connection,
  * which then waits for EPOLLOUT (and stops reading) until it is flushed.
  *
- *   gcc -O2 -o cfloor echo.c && ./cfloor -addr 127.0.0.1:7000
+ * With -rpc it answers W5's framed requests instead (bench/internal/frame:
+ * a 4-byte big-endian payload length, then the payload; the response is
+ * the same frame): the whole requests of each read are answered in turn,
+ * each response built in a buffer of its own and written with a write(2)
+ * of its own; a request split over reads waits in a buffer of its
+ * connection's for the rest. Once the kernel takes only part of a
+ * response, that rest and the responses to the read's remaining requests
+ * are queued and the connection waits for EPOLLOUT, as the echo does.
+ *
+ *   gcc -O2 -o cfloor echo.c && ./cfloor -addr 127.0.0.1:7000 [-rpc]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +39,14 @@ static size_t npend;
 static char buf[64 << 10];
 static int ep;
 
+/* -rpc: frame.HeaderLen and frame.MaxPayload */
+#define HEADER_LEN 4
+#define MAX_PAYLOAD (256 << 10)
+static int rpc;
+static struct pending *partial; /* -rpc: each fd's partial request */
+static size_t npartial;
+static char resp[HEADER_LEN + MAX_PAYLOAD];
+
 static void die(const char *what)
 {
 	perror(what);
@@ -42,6 +59,10 @@ static void drop(int fd)
 		free(pend[fd].buf);
 		memset(&pend[fd], 0, sizeof pend[fd]);
 	}
+	if ((size_t)fd < npartial) {
+		free(partial[fd].buf);
+		memset(&partial[fd], 0, sizeof partial[fd]);
+	}
 	close(fd); /* also leaves the epoll set */
 }
 
@@ -52,18 +73,40 @@ static void watch(int fd, int op, unsigned events)
 		die("epoll_ctl");
 }
 
+/* slot returns (*tab)[fd], growing the table to hold it. */
+static struct pending *slot(struct pending **tab, size_t *n, int fd)
+{
+	if ((size_t)fd >= *n) {
+		size_t grown = (size_t)fd * 2 + 64;
+		*tab = realloc(*tab, grown * sizeof **tab);
+		if (!*tab)
+			die("realloc");
+		memset(*tab + *n, 0, (grown - *n) * sizeof **tab);
+		*n = grown;
+	}
+	return &(*tab)[fd];
+}
+
+/* append adds p[0:n], which may lie in q's own buffer, at the end of q. */
+static void append(struct pending *q, const char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (q->cap < q->len + n) {
+		size_t cap = q->cap * 2 > q->len + n ? q->cap * 2 : q->len + n;
+		q->buf = realloc(q->buf, cap);
+		if (!q->buf)
+			die("realloc");
+		q->cap = cap;
+	}
+	memmove(q->buf + q->len, p, n);
+	q->len += n;
+}
+
 /* keep stores what write left of buf[0:n] and waits for EPOLLOUT. */
 static void keep(int fd, const char *p, size_t n)
 {
-	if ((size_t)fd >= npend) {
-		size_t grown = (size_t)fd * 2 + 64;
-		pend = realloc(pend, grown * sizeof *pend);
-		if (!pend)
-			die("realloc");
-		memset(pend + npend, 0, (grown - npend) * sizeof *pend);
-		npend = grown;
-	}
-	struct pending *q = &pend[fd];
+	struct pending *q = slot(&pend, &npend, fd);
 	if (q->cap < n) {
 		q->buf = realloc(q->buf, n);
 		if (!q->buf)
@@ -94,6 +137,51 @@ static ssize_t put(int fd, const char *p, size_t n)
 	return done;
 }
 
+/*
+ * answer answers the whole requests in p[0:n], behind fd's partial
+ * request, and keeps what is left of the last.
+ */
+static void answer(int fd, const char *p, size_t n)
+{
+	struct pending *in = slot(&partial, &npartial, fd);
+	if (in->len > 0) {
+		append(in, p, n);
+		p = in->buf;
+		n = in->len;
+	}
+	int blocked = 0;
+	while (n >= HEADER_LEN) {
+		const unsigned char *h = (const unsigned char *)p;
+		size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+		if (len > MAX_PAYLOAD) {
+			drop(fd);
+			return;
+		}
+		size_t size = HEADER_LEN + len;
+		if (n < size)
+			break;
+		if (blocked) { /* the kernel is full: queue the response behind */
+			append(&pend[fd], p, size);
+		} else {
+			resp[0] = len >> 24, resp[1] = len >> 16, resp[2] = len >> 8, resp[3] = len;
+			memcpy(resp + HEADER_LEN, p + HEADER_LEN, len);
+			ssize_t w = put(fd, resp, size);
+			if (w < 0) {
+				drop(fd);
+				return;
+			}
+			if ((size_t)w < size) {
+				keep(fd, resp + w, size - w);
+				blocked = 1;
+			}
+		}
+		p += size;
+		n -= size;
+	}
+	in->len = 0; /* p may lie in in's buffer: append moves with memmove */
+	append(in, p, n);
+}
+
 static void readable(int fd)
 {
 	ssize_t n = read(fd, buf, sizeof buf);
@@ -101,6 +189,10 @@ static void readable(int fd)
 		return;
 	if (n <= 0) {
 		drop(fd);
+		return;
+	}
+	if (rpc) {
+		answer(fd, buf, n);
 		return;
 	}
 	ssize_t w = put(fd, buf, n);
@@ -145,9 +237,12 @@ static void accept_all(int lfd)
 int main(int argc, char **argv)
 {
 	const char *addr = "127.0.0.1:7000";
-	for (int i = 1; i + 1 < argc; i += 2)
-		if (strcmp(argv[i], "-addr") == 0 || strcmp(argv[i], "--addr") == 0)
-			addr = argv[i + 1];
+	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-addr") == 0 || strcmp(argv[i], "--addr") == 0) && i + 1 < argc)
+			addr = argv[++i];
+		else if (strcmp(argv[i], "-rpc") == 0 || strcmp(argv[i], "--rpc") == 0)
+			rpc = 1;
+	}
 
 	char host[64];
 	const char *colon = strrchr(addr, ':');

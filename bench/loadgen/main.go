@@ -17,9 +17,19 @@
 // -mode check instead verifies that the server echoes exactly what it is
 // sent, from single bytes to a megabyte written while the echo is read
 // back, over a few connections at once.
+//
+// With -rpc every message is a request of W5's framing (package frame): a
+// 4-byte big-endian length, then -size bytes of payload, and the server
+// must answer each with the same frame; every response is verified, its
+// header and its bytes, as it arrives. -mode check -rpc verifies the
+// framing instead of the echo: requests of every size up to
+// frame.MaxPayload, requests split over several writes (and no answer
+// before a request is whole), several in one write, and a long pipelined
+// burst.
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -29,6 +39,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/miogo/mio/bench/internal/frame"
 	"github.com/miogo/mio/bench/internal/runresult"
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +60,7 @@ type config struct {
 	workload  string
 	round     int
 	setupWait time.Duration
+	rpc       bool
 }
 
 // result is one run's line of JSON, read by the report.
@@ -71,6 +83,7 @@ func parseFlags() config {
 	flag.StringVar(&c.workload, "workload", "", "workload name, copied to the result")
 	flag.IntVar(&c.round, "round", 0, "round number, copied to the result")
 	flag.DurationVar(&c.setupWait, "timeout", 10*time.Second, "bound on any one blocking step")
+	flag.BoolVar(&c.rpc, "rpc", false, "send framed requests (a 4-byte big-endian length, then -size bytes) and verify the framed responses")
 	flag.Parse()
 	ap, err := netip.ParseAddrPort(*addr)
 	if err != nil {
@@ -80,10 +93,22 @@ func parseFlags() config {
 	if c.active <= 0 || c.active > c.conns {
 		c.active = c.conns
 	}
-	if c.size < 1 || c.depth < 1 || c.size*c.depth > bufSize {
+	if c.size < 1 || c.depth < 1 || c.msgLen()*c.depth > bufSize {
 		fail(fmt.Errorf("-size %d × -depth %d must be between 1 and %d bytes", c.size, c.depth, bufSize))
 	}
+	if c.rpc && c.size > frame.MaxPayload {
+		fail(fmt.Errorf("-rpc -size %d is more than the largest payload, %d", c.size, frame.MaxPayload))
+	}
 	return c
+}
+
+// msgLen is the length of one message on the wire: -size, and with -rpc
+// the frame's header besides.
+func (c config) msgLen() int {
+	if c.rpc {
+		return frame.HeaderLen + c.size
+	}
+	return c.size
 }
 
 func fail(err error) {
@@ -95,7 +120,11 @@ func main() {
 	runtime.LockOSThread()
 	cfg := parseFlags()
 	if cfg.mode == "check" {
-		if err := check(cfg); err != nil {
+		checkFn := check
+		if cfg.rpc {
+			checkFn = checkRPC
+		}
+		if err := checkFn(cfg); err != nil {
 			fail(err)
 		}
 		fmt.Println("check ok")
@@ -116,6 +145,7 @@ const bufSize = 256 << 10
 type conn struct {
 	fd     int
 	idx    int32 // index in gen.conns, the epoll data word
+	woff   int32 // -rpc: where in its frame the next byte to send is
 	recv   int   // bytes of the message being received
 	owe    int   // bytes due to be sent
 	out    bool  // waiting for EPOLLOUT
@@ -124,6 +154,7 @@ type conn struct {
 
 type gen struct {
 	cfg   config
+	msg   int // bytes of one message on the wire (cfg.msgLen)
 	ep    int
 	conns []conn
 	wbuf  []byte
@@ -138,10 +169,14 @@ func (g *gen) now() int64 { return int64(time.Since(g.base)) }
 
 func run(cfg config) (*result, error) {
 	res := &result{Server: cfg.server, Workload: cfg.workload, Round: cfg.round,
-		Conns: cfg.conns, Active: cfg.active, Size: cfg.size, Depth: cfg.depth}
-	g := &gen{cfg: cfg, wbuf: make([]byte, bufSize), rbuf: make([]byte, bufSize), base: time.Now()}
-	for i := range g.wbuf {
-		g.wbuf[i] = byte('a' + i%26)
+		Conns: cfg.conns, Active: cfg.active, Size: cfg.size, Depth: cfg.depth, RPC: cfg.rpc}
+	g := &gen{cfg: cfg, msg: cfg.msgLen(), wbuf: make([]byte, bufSize), rbuf: make([]byte, bufSize), base: time.Now()}
+	if cfg.rpc {
+		g.wbuf = frames(cfg.size, bufSize+g.msg)
+	} else {
+		for i := range g.wbuf {
+			g.wbuf[i] = byte('a' + i%26)
+		}
 	}
 	defer g.closeAll()
 
@@ -220,13 +255,18 @@ func (g *gen) open() error {
 			}
 		}
 		for i := first; i < last; i++ {
-			if err := writeAll(g.conns[i].fd, g.wbuf[:g.cfg.size]); err != nil {
+			if err := writeAll(g.conns[i].fd, g.wbuf[:g.msg]); err != nil {
 				return fmt.Errorf("connection %d: first message: %w", i, err)
 			}
 		}
 		for i := first; i < last; i++ {
-			if err := readFull(g.conns[i].fd, g.rbuf[:g.cfg.size]); err != nil {
+			if err := readFull(g.conns[i].fd, g.rbuf[:g.msg]); err != nil {
 				return fmt.Errorf("connection %d: first echo: %w", i, err)
+			}
+			if g.cfg.rpc {
+				if err := g.verify(0, g.rbuf[:g.msg]); err != nil {
+					return fmt.Errorf("connection %d: first response: %w", i, err)
+				}
 			}
 		}
 	}
@@ -295,7 +335,7 @@ func (g *gen) drive(res *result) error {
 	}
 	for i := range act {
 		act[i].sentAt = g.now()
-		if err := g.send(&act[i], g.cfg.depth*g.cfg.size); err != nil {
+		if err := g.send(&act[i], g.cfg.depth*g.msg); err != nil {
 			return err
 		}
 	}
@@ -400,19 +440,62 @@ func (g *gen) event(c *conn, bits uint32) error {
 	case n == 0:
 		return errors.New("server closed the connection")
 	}
+	if g.cfg.rpc {
+		if err := g.verify(c.recv, g.rbuf[:n]); err != nil {
+			return err
+		}
+	}
 	c.recv += n
-	k := c.recv / g.cfg.size
+	k := c.recv / g.msg
 	if k == 0 {
 		return nil
 	}
-	c.recv -= k * g.cfg.size
+	c.recv -= k * g.msg
 	g.done += int64(k)
 	if g.timed {
 		now := g.now()
 		g.hist.add(now - c.sentAt)
 		c.sentAt = now
 	}
-	return g.send(c, k*g.cfg.size)
+	return g.send(c, k*g.msg)
+}
+
+// frames returns n bytes of requests of W5's framing, one after another,
+// each with size bytes of payload: the bytes of a request stream from
+// its start, and, since every response is the request it answers, those
+// of the response stream too.
+func frames(size, n int) []byte {
+	msg := frame.HeaderLen + size
+	b := make([]byte, n)
+	for i := range b {
+		if off := i % msg; off < frame.HeaderLen {
+			b[i] = byte(size >> (8 * (frame.HeaderLen - 1 - off)))
+		} else {
+			b[i] = byte('a' + (off-frame.HeaderLen)%26)
+		}
+	}
+	return b
+}
+
+// verify checks that p, read at offset off into a response, is what the
+// response stream holds there: the header announcing -size bytes, then
+// the request's payload.
+func (g *gen) verify(off int, p []byte) error {
+	want := g.wbuf[off : off+len(p)]
+	if bytes.Equal(p, want) {
+		return nil
+	}
+	for i := range p {
+		if p[i] != want[i] {
+			where := "payload"
+			if (off+i)%g.msg < frame.HeaderLen {
+				where = "length header"
+			}
+			return fmt.Errorf("response differs in its %s, byte %d of the frame: got %#x, want %#x",
+				where, (off+i)%g.msg, p[i], want[i])
+		}
+	}
+	return nil
 }
 
 // send queues n more bytes on c and writes what the kernel takes.
@@ -422,6 +505,9 @@ func (g *gen) send(c *conn, n int) error {
 }
 
 func (g *gen) flush(c *conn) error {
+	if g.cfg.rpc {
+		return g.flushFrames(c)
+	}
 	for c.owe > 0 {
 		w, err := unix.Write(c.fd, g.wbuf[:min(c.owe, len(g.wbuf))])
 		if err == unix.EINTR {
@@ -438,6 +524,35 @@ func (g *gen) flush(c *conn) error {
 			return err
 		}
 		c.owe -= w
+	}
+	if c.out {
+		c.out = false
+		return g.watch(c, unix.EPOLLIN)
+	}
+	return nil
+}
+
+// flushFrames is flush for -rpc: what it writes goes on from where in
+// its frame the last write stopped.
+func (g *gen) flushFrames(c *conn) error {
+	for c.owe > 0 {
+		start := int(c.woff)
+		w, err := unix.Write(c.fd, g.wbuf[start:start+min(c.owe, bufSize)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			if !c.out {
+				c.out = true
+				return g.watch(c, unix.EPOLLIN|unix.EPOLLOUT)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.owe -= w
+		c.woff = int32((start + w) % g.msg)
 	}
 	if c.out {
 		c.out = false

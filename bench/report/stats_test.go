@@ -124,3 +124,26 @@ func TestReadMetaWithoutPaths(t *testing.T) {
 		}
 	}
 }
+
+// W5's runs are described as the framed RPC workload they are, and
+// netpoll is one of the Go peers mio is held against.
+func TestReportRPCWorkload(t *testing.T) {
+	var rs []result
+	for round := 1; round <= 3; round++ {
+		for i, s := range []string{"mio", "netpoll"} {
+			rs = append(rs, result{Server: s, Workload: "W5", Round: round, Conns: 100, Active: 100,
+				Size: 1024, Depth: 1, RPC: true, Msgs: 1000, MsgsPerS: 1e5, ServerNsPerMsg: float64(1000 * (i + 1)), P50us: 10})
+		}
+	}
+	d := newDataset(rs, map[string]string{"servers": "mio netpoll", "workloads": "W5", "mode": "quick"})
+	var b strings.Builder
+	writeReport(&b, d, map[string]string{"mode": "quick"}, nil, false)
+	for _, want := range []string{
+		"### W5: RPC ping-pong of framed requests, a 4-byte length and 1 KiB of payload, each answered with a response of its own, over 100 connections",
+		"| netpoll | 2.00 (2.00–2.00) | 2.00×",
+		"| mio CPU/msg ≤ every Go peer's | W5 | mio / netpoll = 0.50 (highest ratio) | met |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -12,6 +12,9 @@ type Result struct {
 	Active   int    `json:"active"`
 	Size     int    `json:"size"`
 	Depth    int    `json:"depth"`
+	// RPC marks W5's framed requests: Size is then the payload, and each
+	// message on the wire is 4 bytes longer.
+	RPC bool `json:"rpc,omitempty"`
 
 	WindowS   float64 `json:"window_s"`
 	Msgs      int64   `json:"msgs"`

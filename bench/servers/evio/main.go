@@ -4,6 +4,13 @@
 // -loops N). evio writes a reply when the socket next polls writable, so
 // each message costs it two epoll_ctl calls more than the other servers:
 // that is its design, measured as it is.
+//
+// With -rpc it answers W5's framed requests (package frame) the way
+// evio's API leads to: Data keeps a request split over reads in the
+// connection's evio.InputStream (its context, with Begin and End), and,
+// since Data answers with one output slice, appends every response to a
+// buffer of the connection's and returns that: the responses to one
+// read's requests leave in one write.
 package main
 
 import (
@@ -13,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/miogo/mio/bench/internal/frame"
 	"github.com/tidwall/evio"
 	"golang.org/x/sys/unix"
 )
@@ -37,9 +45,38 @@ func setNoDelay(port uint16) int {
 	return n
 }
 
+// rpcConn is a connection's state under -rpc.
+type rpcConn struct {
+	is  evio.InputStream // the start of a request not yet whole
+	out []byte           // the responses, copied by evio into its output
+}
+
+// rpcData answers the whole requests in what the connection has read.
+func rpcData(c evio.Conn, in []byte) ([]byte, evio.Action) {
+	rc := c.Context().(*rpcConn)
+	data := rc.is.Begin(in)
+	out := rc.out[:0]
+	for len(data) >= frame.HeaderLen {
+		n := frame.PayloadLen(data)
+		if n > frame.MaxPayload {
+			return nil, evio.Close
+		}
+		size := frame.HeaderLen + n
+		if len(data) < size {
+			break
+		}
+		out = append(frame.AppendHeader(out, n), data[frame.HeaderLen:size]...)
+		data = data[size:]
+	}
+	rc.is.End(data)
+	rc.out = out
+	return out, evio.None
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", 1, "event loops")
+	rpcMode := flag.Bool("rpc", false, "answer W5's framed requests instead of echoing")
 	flag.Parse()
 	ap, err := netip.ParseAddrPort(*addr)
 	if err != nil {
@@ -60,6 +97,13 @@ func main() {
 	}
 	ev.Data = func(_ evio.Conn, in []byte) ([]byte, evio.Action) {
 		return in, evio.None // copied by evio into the connection's output
+	}
+	if *rpcMode {
+		ev.Opened = func(c evio.Conn) ([]byte, evio.Options, evio.Action) {
+			c.SetContext(&rpcConn{})
+			return nil, evio.Options{ReuseInputBuffer: true}, evio.None
+		}
+		ev.Data = rpcData
 	}
 	proto := "tcp4://" + *addr
 	if *loops > 1 {

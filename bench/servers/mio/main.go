@@ -9,6 +9,14 @@
 // the kernel takes part of it is the rest copied to the connection, which
 // then waits for Writable (and stops reading) until it is flushed. This is
 // the behaviour of all the benchmark's servers.
+//
+// With -rpc it answers W5's framed requests (package frame) instead: the
+// complete requests of each read are answered in turn, each response
+// built in a buffer of the loop's and written with a Write of its own; a
+// request split over reads waits in a buffer of its connection's for the
+// rest. Once the kernel takes only part of a response, that rest and the
+// responses to the read's remaining requests are queued and the
+// connection waits for Writable (and stops reading), as the echo does.
 package main
 
 import (
@@ -19,6 +27,7 @@ import (
 	"os"
 
 	"github.com/miogo/mio"
+	"github.com/miogo/mio/bench/internal/frame"
 )
 
 // acceptToken names the acceptor; connections use their fd as token.
@@ -35,6 +44,10 @@ type loop struct {
 	acc   *mio.TCPAcceptor
 	conns []conn // indexed by fd
 	buf   []byte
+
+	rpc  bool     // -rpc: answer framed requests
+	ins  [][]byte // -rpc: each connection's partial request, by fd
+	resp []byte   // -rpc: the response being written
 }
 
 func (l *loop) Readable(ev *mio.EventLoop[struct{}], tok mio.Token, _ mio.ReadHint) {
@@ -51,6 +64,10 @@ func (l *loop) Readable(ev *mio.EventLoop[struct{}], tok mio.Token, _ mio.ReadHi
 		if !errors.Is(err, mio.ErrWouldBlock) {
 			l.drop(tok)
 		}
+		return
+	}
+	if l.rpc {
+		l.answer(ev, tok, l.buf[:n])
 		return
 	}
 	w, err := c.sock.Write(l.buf[:n])
@@ -85,6 +102,49 @@ func (l *loop) Writable(ev *mio.EventLoop[struct{}], tok mio.Token) {
 	}
 }
 
+// answer answers the complete requests in what the connection has read,
+// data, behind its partial request, and keeps what is left of the last.
+func (l *loop) answer(ev *mio.EventLoop[struct{}], tok mio.Token, data []byte) {
+	c := &l.conns[tok]
+	in := l.ins[tok]
+	if len(in) > 0 {
+		in = append(in, data...)
+		data = in
+	}
+	for len(data) >= frame.HeaderLen {
+		n := frame.PayloadLen(data)
+		if n > frame.MaxPayload {
+			l.drop(tok)
+			return
+		}
+		size := frame.HeaderLen + n
+		if len(data) < size {
+			break
+		}
+		payload := data[frame.HeaderLen:size]
+		data = data[size:]
+		if len(c.pending) > 0 { // the kernel is full: queue behind it
+			c.pending = append(frame.AppendHeader(c.pending, n), payload...)
+			continue
+		}
+		l.resp = append(frame.AppendHeader(l.resp[:0], n), payload...)
+		w, err := c.sock.Write(l.resp)
+		switch {
+		case err == nil:
+		case errors.Is(err, mio.ErrWouldBlock):
+			c.pending = append(c.pending[:0], l.resp[w:]...)
+			if ev.Reregister(c.sock, tok, mio.Writable, mio.Level) != nil {
+				l.drop(tok)
+				return
+			}
+		default:
+			l.drop(tok)
+			return
+		}
+	}
+	l.ins[tok] = append(in[:0], data...)
+}
+
 // acceptAll drains the edge-triggered acceptor.
 func (l *loop) acceptAll() {
 	for {
@@ -100,6 +160,9 @@ func (l *loop) acceptAll() {
 		for fd >= len(l.conns) {
 			l.conns = append(l.conns, make([]conn, len(l.conns)+64)...)
 		}
+		for l.rpc && fd >= len(l.ins) {
+			l.ins = append(l.ins, make([][]byte, len(l.ins)+64)...)
+		}
 		if err := l.ev.Register(sock, mio.Token(fd), mio.Readable, mio.Level); err != nil {
 			sock.Close()
 			continue
@@ -111,9 +174,12 @@ func (l *loop) acceptAll() {
 func (l *loop) drop(tok mio.Token) {
 	l.conns[tok].sock.Close()
 	l.conns[tok] = conn{}
+	if l.rpc {
+		l.ins[tok] = nil
+	}
 }
 
-func newLoop(addr mio.SockAddr, reusePort bool) (*loop, error) {
+func newLoop(addr mio.SockAddr, reusePort, rpc bool) (*loop, error) {
 	sock, err := mio.NewTCPSocketV4()
 	if err != nil {
 		return nil, err
@@ -139,12 +205,13 @@ func newLoop(addr mio.SockAddr, reusePort bool) (*loop, error) {
 	if err := ev.Listen(acc, 4096, acceptToken); err != nil {
 		return nil, err
 	}
-	return &loop{ev: ev, acc: acc, buf: make([]byte, 64<<10)}, nil
+	return &loop{ev: ev, acc: acc, buf: make([]byte, 64<<10), rpc: rpc}, nil
 }
 
 func main() {
 	addrFlag := flag.String("addr", "127.0.0.1:7000", "IPv4 address to listen on")
 	loops := flag.Int("loops", 1, "event loops, each with its own SO_REUSEPORT acceptor")
+	rpc := flag.Bool("rpc", false, "answer W5's framed requests instead of echoing")
 	flag.Parse()
 	addr, err := mio.ParseSockAddr(*addrFlag)
 	if err != nil {
@@ -152,7 +219,7 @@ func main() {
 	}
 	errs := make(chan error, *loops)
 	for range *loops {
-		l, err := newLoop(addr, *loops > 1)
+		l, err := newLoop(addr, *loops > 1, *rpc)
 		if err != nil {
 			log.Fatal(err)
 		}
