@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // A Conn echoes what its peer sends and, at the peer's end of stream,
@@ -205,6 +207,34 @@ func TestConnCloseFlushesFirst(t *testing.T) {
 	g.until(func() bool { return g.rec.closed(c) })
 	if g.rec.errs[c] != nil || g.rec.closes[c] != 1 {
 		t.Fatalf("OnClose %d times with %v", g.rec.closes[c], g.rec.errs[c])
+	}
+}
+
+// A Close whose output is not all written within Linger resets the
+// connection: the peer, which never read, learns that the stream was cut
+// short instead of reading an end of stream after part of it; OnClose gets
+// the linger's timeout error.
+func TestConnLingerExpiryResets(t *testing.T) {
+	g := newConnRig(t, ConnConfig{Linger: 100 * time.Millisecond, WriteLimit: 64 << 20})
+	c, client := g.adopt(4096)
+	chunk := randomBytes(1<<20, 6)
+	for c.OutputLen() == 0 { // until the kernel, and the peer's buffers behind it, took all they will
+		if _, err := c.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	g.until(func() bool { return g.rec.closed(c) })
+	if err := g.rec.errs[c]; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("OnClose with %v, want the linger's timeout", err)
+	}
+	var err error
+	for err == nil {
+		waitFd(t, client.Fd(), unix.POLLIN)
+		_, err = readSome(t, client, nil)
+	}
+	if !isReset(err) {
+		t.Errorf("the peer read %v after the linger expired; want a reset", err)
 	}
 }
 

@@ -59,6 +59,7 @@ type config struct {
 	server    string
 	workload  string
 	round     int
+	pair      string
 	setupWait time.Duration
 	rpc       bool
 }
@@ -82,6 +83,7 @@ func parseFlags() config {
 	flag.StringVar(&c.server, "server", "", "server name, copied to the result")
 	flag.StringVar(&c.workload, "workload", "", "workload name, copied to the result")
 	flag.IntVar(&c.round, "round", 0, "round number, copied to the result")
+	flag.StringVar(&c.pair, "pair", "", "the server this run was paired with at the same time, copied to the result")
 	flag.DurationVar(&c.setupWait, "timeout", 10*time.Second, "bound on any one blocking step")
 	flag.BoolVar(&c.rpc, "rpc", false, "send framed requests (a 4-byte big-endian length, then -size bytes) and verify the framed responses")
 	flag.Parse()
@@ -168,7 +170,7 @@ type gen struct {
 func (g *gen) now() int64 { return int64(time.Since(g.base)) }
 
 func run(cfg config) (*result, error) {
-	res := &result{Server: cfg.server, Workload: cfg.workload, Round: cfg.round,
+	res := &result{Server: cfg.server, Workload: cfg.workload, Round: cfg.round, Pair: cfg.pair,
 		Conns: cfg.conns, Active: cfg.active, Size: cfg.size, Depth: cfg.depth, RPC: cfg.rpc}
 	g := &gen{cfg: cfg, msg: cfg.msgLen(), wbuf: make([]byte, bufSize), rbuf: make([]byte, bufSize), base: time.Now()}
 	if cfg.rpc {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"math"
 	"slices"
 
@@ -39,11 +40,18 @@ type cell struct {
 	server, workload string
 	runs             map[int]result // by round
 	failed           int
+
+	// In a paired run, ref holds, by round, the reference server's run
+	// made at the same time as this cell's; isRef marks the reference's
+	// own cell, whose runs of a round (one per pair) are all in more.
+	ref   map[int]result
+	isRef bool
+	more  []result
 }
 
 func (c *cell) metric(f func(result) float64) summary {
 	var xs []float64
-	for _, r := range c.runs {
+	for _, r := range append(slices.Collect(maps.Values(c.runs)), c.more...) {
 		if v := f(r); !math.IsNaN(v) {
 			xs = append(xs, v)
 		}
@@ -51,20 +59,40 @@ func (c *cell) metric(f func(result) float64) summary {
 	return summarize(xs)
 }
 
+// rel is f of c's run in round as the ratios compare it: f itself in a
+// sequential run; in a paired one, f relative to the reference's run made
+// at the same time (1 for the reference itself), so that a ratio of two
+// servers is the ratio of their ratios to the reference, each taken over
+// the same seconds.
+func (c *cell) rel(round int, f func(result) float64) (float64, bool) {
+	r, ok := c.runs[round]
+	switch {
+	case !ok:
+		return 0, false
+	case c.isRef:
+		return 1, true
+	case c.ref == nil:
+		return f(r), true
+	}
+	ref, ok := c.ref[round]
+	if d := f(ref); ok && d > 0 {
+		return f(r) / d, true
+	}
+	return 0, false
+}
+
 // ratio summarizes f(c)/f(base) over the rounds both ran in, so that a
-// round disturbed for everyone cancels out.
+// round disturbed for everyone cancels out (see rel for paired runs).
 func ratio(c, base *cell, f func(result) float64) summary {
 	var xs []float64
 	if c == nil || base == nil {
 		return summarize(nil)
 	}
-	for round, r := range c.runs {
-		b, ok := base.runs[round]
-		if !ok {
-			continue
-		}
-		if d := f(b); d > 0 {
-			xs = append(xs, f(r)/d)
+	for round := range c.runs {
+		x, ok := c.rel(round, f)
+		y, bok := base.rel(round, f)
+		if ok && bok && y > 0 {
+			xs = append(xs, x/y)
 		}
 	}
 	return summarize(xs)

@@ -8,10 +8,15 @@ type Result struct {
 	Server   string `json:"server"`
 	Workload string `json:"workload"`
 	Round    int    `json:"round"`
-	Conns    int    `json:"conns"`
-	Active   int    `json:"active"`
-	Size     int    `json:"size"`
-	Depth    int    `json:"depth"`
+	// Pair, in a paired run (bench/run --paired), names the server that
+	// is not the reference in the pair this run belongs to: the reference
+	// and that server ran at the same time, so the ratio of the two
+	// cancels what the machine's other load did in those seconds.
+	Pair   string `json:"pair,omitempty"`
+	Conns  int    `json:"conns"`
+	Active int    `json:"active"`
+	Size   int    `json:"size"`
+	Depth  int    `json:"depth"`
 	// RPC marks W5's framed requests: Size is then the payload, and each
 	// message on the wire is 4 bytes longer.
 	RPC bool `json:"rpc,omitempty"`
