@@ -168,6 +168,7 @@ type dataset struct {
 	cells              map[[2]string]*cell
 	failures           []result
 	refRuns            []result // a paired run's reference runs
+	ref                string   // a paired run's reference server
 }
 
 func newDataset(rs []result, meta map[string]string) *dataset {
@@ -202,6 +203,7 @@ func newDataset(rs []result, meta map[string]string) *dataset {
 		}
 		c.runs[r.Round] = r
 	}
+	d.ref = meta["paired"]
 	d.pairUp()
 	return d
 }
@@ -582,13 +584,18 @@ func verdict(ok bool) string {
 
 // noise is how far, in workload wl, a server's CPU per message strays
 // from itself: the largest distance from 1 of the A/A pair's per-round
-// ratios (the first variant mio@NAME against mio, the same server built
-// twice), or NaN when the run has no such pair. A ratio of two servers of
+// ratios (the first variant NAME@X against NAME, the same server built
+// twice, where NAME is a paired run's reference, and mio otherwise), or
+// NaN when the run has no such pair. A ratio of two servers of
 // which neither is a paired run's reference carries two pairs' noise.
 func (d *dataset) noise(wl, a, b string) float64 {
-	ref := d.cell(wl, baseline)
+	name := baseline
+	if d.ref != "" {
+		name = d.ref // a paired run's A/A pair is its reference and a variant of it
+	}
+	ref := d.cell(wl, name)
 	for _, s := range d.servers {
-		if strings.HasPrefix(s, baseline+"@") {
+		if strings.HasPrefix(s, name+"@") {
 			if aa := ratio(d.cell(wl, s), ref, cpuPerMsg); aa.N > 0 {
 				n := max(math.Abs(aa.Min-1), math.Abs(aa.Max-1))
 				if c, bc := d.cell(wl, a), d.cell(wl, b); c != nil && bc != nil && c.ref != nil && bc.ref != nil {

@@ -189,3 +189,27 @@ func TestReportPairedRun(t *testing.T) {
 		t.Errorf("the reference's %d runs summarized, want all 20 of its pairs", m.N)
 	}
 }
+
+// A paired run whose reference is not mio takes its noise from a variant
+// of that reference (mio-multi@AA beside mio-multi).
+func TestReportPairedOtherReference(t *testing.T) {
+	var rs []result
+	for round := 1; round <= 5; round++ {
+		for _, p := range []struct {
+			server string
+			times  float64
+		}{{"mio-multi@AA", 1.001}, {"mio-server", 1.03}} {
+			load := float64(1000 * (1 + round%3))
+			rs = append(rs,
+				result{Server: "mio-multi", Workload: "W4", Round: round, Pair: p.server, Msgs: 1000, ServerNsPerMsg: load},
+				result{Server: p.server, Workload: "W4", Round: round, Pair: p.server, Msgs: 1000, ServerNsPerMsg: load * p.times})
+		}
+	}
+	meta := map[string]string{"servers": "mio-multi mio-multi@AA mio-server", "workloads": "W4", "mode": "full", "paired": "mio-multi"}
+	var b strings.Builder
+	writeTargets(&b, newDataset(rs, meta), nil)
+	want := "| mio-server CPU/msg ≤ 1.05 × mio-multi's | W4 | 1.030 (rounds 1.030–1.030) | met |"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+}
