@@ -41,17 +41,17 @@ type member struct {
 
 // newServer binds cfg.addr and makes the loop that serves it.
 func newServer(cfg config) (*server, error) {
-	accs, addr, err := serve.Bind(cfg.addr, 1, false)
+	acc, addr, err := serve.Bind(cfg.addr)
 	if err != nil {
 		return nil, err
 	}
 	loop, err := mio.NewEventLoop[struct{}](mio.Config{})
 	if err != nil {
-		serve.CloseAll(accs)
+		acc.Close()
 		return nil, err
 	}
 	s := &server{
-		loop: loop, acc: accs[0], addr: addr, log: cfg.log,
+		loop: loop, acc: acc, addr: addr, log: cfg.log,
 		members: make(map[*mio.Conn]*member),
 		refs:    make(map[*mio.Conn]mio.ConnRef),
 		next:    1,

@@ -72,11 +72,11 @@ func newProxy(cfg config) (*proxy, error) {
 	if cc.HighWater >= limit {
 		return nil, fmt.Errorf("HighWater %d must be below WriteLimit %d", cc.HighWater, limit)
 	}
-	accs, addr, err := serve.Bind(cfg.listen, 1, false)
+	acc, addr, err := serve.Bind(cfg.listen)
 	if err != nil {
 		return nil, err
 	}
-	p := &proxy{addr: addr, backend: backend, timeout: cfg.connectTimeout, log: cfg.log, hooks: cfg.hooks, limit: limit, acc: accs[0]}
+	p := &proxy{addr: addr, backend: backend, timeout: cfg.connectTimeout, log: cfg.log, hooks: cfg.hooks, limit: limit, acc: acc}
 	if p.log == nil {
 		p.log = log.New(os.Stderr, "proxy: ", log.LstdFlags)
 	}

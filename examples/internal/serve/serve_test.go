@@ -17,25 +17,6 @@ import (
 	"github.com/miogo/mio"
 )
 
-func TestPlan(t *testing.T) {
-	for _, tc := range []struct {
-		n              int
-		mustShare      bool
-		dup, reusePort bool
-	}{
-		{1, false, false, false},
-		{1, true, false, false},
-		{2, false, false, true},
-		{3, true, true, false},
-	} {
-		dup, reusePort := plan(tc.n, tc.mustShare)
-		if dup != tc.dup || reusePort != tc.reusePort {
-			t.Errorf("plan(%d, %v) = dup %v, reuse-port %v; want %v, %v",
-				tc.n, tc.mustShare, dup, reusePort, tc.dup, tc.reusePort)
-		}
-	}
-}
-
 func TestRoutine(t *testing.T) {
 	for _, errno := range []syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ETIMEDOUT} {
 		if err := fmt.Errorf("mio: read: %w", errno); !Routine(err) {
@@ -74,41 +55,26 @@ func TestSignalsRun(t *testing.T) {
 	}
 }
 
-// Bind gives n acceptors on one address, with the port the kernel chose,
-// for TCP and Unix sockets, by SO_REUSEPORT or by Dup; a bad flag value
-// is an error naming -addr.
+// Bind gives an acceptor on the address, with the port the kernel chose,
+// for TCP and Unix sockets; a bad flag value is an error naming -addr.
 func TestBind(t *testing.T) {
 	unixPath := filepath.Join(t.TempDir(), "serve.sock")
-	for _, tc := range []struct {
-		addr  string
-		n     int
-		share bool
-	}{
-		{"127.0.0.1:0", 1, false},
-		{"127.0.0.1:0", 2, false},
-		{"127.0.0.1:0", 3, true},
-		{"unix:" + unixPath, 3, false},
-	} {
-		accs, bound, err := Bind(tc.addr, tc.n, tc.share)
+	for _, addr := range []string{"127.0.0.1:0", "unix:" + unixPath} {
+		acc, bound, err := Bind(addr)
 		if err != nil {
-			t.Fatalf("Bind(%q, %d, %v): %v", tc.addr, tc.n, tc.share, err)
+			t.Fatalf("Bind(%q): %v", addr, err)
 		}
-		if len(accs) != tc.n || strings.HasSuffix(bound.String(), ":0") {
-			t.Errorf("Bind(%q, %d, %v) = %d acceptors on %v", tc.addr, tc.n, tc.share, len(accs), bound)
+		if got, err := acc.LocalAddr(); err != nil || got.String() != bound.String() || strings.HasSuffix(bound.String(), ":0") {
+			t.Errorf("Bind(%q) = %v, acceptor on %v (%v)", addr, bound, got, err)
 		}
-		for i, acc := range accs {
-			if got, err := acc.LocalAddr(); err != nil || got.String() != bound.String() {
-				t.Errorf("%q: acceptor %d on %v (%v), want %v", tc.addr, i, got, err, bound)
-			}
-		}
-		if err := CloseAll(accs); err != nil {
+		if err := acc.Close(); err != nil {
 			t.Error(err)
 		}
 	}
 	if _, err := os.Stat(unixPath); !os.IsNotExist(err) {
 		t.Errorf("socket file left behind: %v", err)
 	}
-	if _, _, err := Bind("127.0.0.1", 1, false); err == nil || !strings.HasPrefix(err.Error(), "-addr: ") {
+	if _, _, err := Bind("127.0.0.1"); err == nil || !strings.HasPrefix(err.Error(), "-addr: ") {
 		t.Errorf("Bind without a port: %v, want an -addr error", err)
 	}
 }
