@@ -157,44 +157,7 @@ func shedChild(t *testing.T, mode string) {
 	}
 	resume := newTCPSocket4or6(t, loopback4)
 
-	// Use up the fds: a low limit, then /dev/null until EMFILE.
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = 256
-	if lim.Max < low.Cur {
-		t.Skipf("RLIMIT_NOFILE hard limit %d is below %d", lim.Max, low.Cur)
-	}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var fillers []int
-	closeFillers := func(n int) {
-		for n > 0 && len(fillers) > 0 {
-			unix.Close(fillers[len(fillers)-1])
-			fillers = fillers[:len(fillers)-1]
-			n--
-		}
-	}
-	t.Cleanup(func() {
-		closeFillers(len(fillers))
-		unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
-	})
-	for {
-		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == unix.EMFILE {
-			break
-		}
-		if err != nil {
-			t.Fatalf("filling the fd table: %v", err)
-		}
-		fillers = append(fillers, fd)
-		if len(fillers) > int(low.Cur) {
-			t.Fatal("the fd limit does not hold")
-		}
-	}
+	closeFillers := useUpFds(t) // a low limit, then /dev/null until EMFILE
 
 	for i, c := range clients {
 		if err := l.Connect(c, addr, shedClient0+Token(i)); err != nil {

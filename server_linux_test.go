@@ -149,38 +149,7 @@ func serverShedChild(t *testing.T) {
 	for i := range clients {
 		clients[i] = newTCPSocket4or6(t, loopback4)
 	}
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = 256
-	if lim.Max < low.Cur {
-		t.Skipf("RLIMIT_NOFILE hard limit %d is below %d", lim.Max, low.Cur)
-	}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var fillers []int
-	t.Cleanup(func() {
-		for _, fd := range fillers {
-			unix.Close(fd)
-		}
-		unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
-	})
-	for {
-		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == unix.EMFILE {
-			break
-		}
-		if err != nil {
-			t.Fatalf("filling the fd table: %v", err)
-		}
-		fillers = append(fillers, fd)
-		if len(fillers) > int(low.Cur) {
-			t.Fatal("the fd limit does not hold")
-		}
-	}
+	free := useUpFds(t)
 	for _, c := range clients {
 		connectNow(t, c, addr) // the kernel completes it: the listener queues it
 	}
@@ -209,10 +178,7 @@ func serverShedChild(t *testing.T) {
 	if share > 0.2 {
 		t.Errorf("CPU time in the idle window was %.0f%% of the wall time; want < 20%%", 100*share)
 	}
-	for _, fd := range fillers[len(fillers)-64:] {
-		unix.Close(fd)
-	}
-	fillers = fillers[:len(fillers)-64]
+	free(64)
 	// Every loop serves again.
 	early := g.loops()
 	for n := 0; g.loops()[0] == early[0] || g.loops()[1] == early[1]; n++ {

@@ -1017,3 +1017,48 @@ func readSome(t testing.TB, s Socket, into []byte) ([]byte, error) {
 		}
 	}
 }
+
+// useUpFds lowers RLIMIT_NOFILE to 256 and opens /dev/null until the
+// process is out of descriptors, so that the next fd anything needs fails
+// with EMFILE; it skips the test where the hard limit is lower. free(n)
+// closes n of the fillers; the cleanup closes the rest and puts the limit
+// back. For a child process: the whole process is out of fds.
+func useUpFds(t *testing.T) (free func(n int)) {
+	t.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = 256
+	if lim.Max < low.Cur {
+		t.Skipf("RLIMIT_NOFILE hard limit %d is below %d", lim.Max, low.Cur)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	var fillers []int
+	free = func(n int) {
+		for ; n > 0 && len(fillers) > 0; n-- {
+			unix.Close(fillers[len(fillers)-1])
+			fillers = fillers[:len(fillers)-1]
+		}
+	}
+	t.Cleanup(func() {
+		free(len(fillers))
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	})
+	for {
+		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.EMFILE {
+			return free
+		}
+		if err != nil {
+			t.Fatalf("filling the fd table: %v", err)
+		}
+		fillers = append(fillers, fd)
+		if len(fillers) > int(low.Cur) {
+			t.Fatal("the fd limit does not hold")
+		}
+	}
+}

@@ -21,12 +21,16 @@ var checkSizes = []int{1, 64, 512, 4096, 65536, 1 << 20}
 
 // check opens a few connections at once and verifies that each gets back
 // exactly what it sent, byte for byte.
-func check(cfg config) error {
+func check(cfg config) error { return checkEach(cfg, checkConn) }
+
+// checkEach runs one checking connection's fn, seeded by its index, on
+// each of a few connections at once, and joins their errors.
+func checkEach(cfg config, fn func(cfg config, seed uint64) error) error {
 	const conns = 4
 	errs := make([]error, conns)
 	var wg sync.WaitGroup
 	for i := range conns {
-		wg.Go(func() { errs[i] = checkConn(cfg, uint64(i)) })
+		wg.Go(func() { errs[i] = fn(cfg, uint64(i)) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/miogo/mio/bench/internal/frame"
@@ -31,16 +30,7 @@ const (
 
 // checkRPC opens a few connections at once and verifies on each that the
 // server answers W5's requests as package frame says, byte for byte.
-func checkRPC(cfg config) error {
-	const conns = 4
-	errs := make([]error, conns)
-	var wg sync.WaitGroup
-	for i := range conns {
-		wg.Go(func() { errs[i] = checkRPCConn(cfg, uint64(i)) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
+func checkRPC(cfg config) error { return checkEach(cfg, checkRPCConn) }
 
 // rpcConn is one checking connection.
 type rpcConn struct {

@@ -506,37 +506,10 @@ func (g *gen) send(c *conn, n int) error {
 	return g.flush(c)
 }
 
+// flush writes what c owes. With -rpc the write goes on from where in its
+// frame the last one stopped (wbuf holds whole frames, one more than a
+// write takes); an echo's bytes need no alignment, so it starts at 0.
 func (g *gen) flush(c *conn) error {
-	if g.cfg.rpc {
-		return g.flushFrames(c)
-	}
-	for c.owe > 0 {
-		w, err := unix.Write(c.fd, g.wbuf[:min(c.owe, len(g.wbuf))])
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			if !c.out {
-				c.out = true
-				return g.watch(c, unix.EPOLLIN|unix.EPOLLOUT)
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		c.owe -= w
-	}
-	if c.out {
-		c.out = false
-		return g.watch(c, unix.EPOLLIN)
-	}
-	return nil
-}
-
-// flushFrames is flush for -rpc: what it writes goes on from where in
-// its frame the last write stopped.
-func (g *gen) flushFrames(c *conn) error {
 	for c.owe > 0 {
 		start := int(c.woff)
 		w, err := unix.Write(c.fd, g.wbuf[start:start+min(c.owe, bufSize)])
@@ -554,7 +527,9 @@ func (g *gen) flushFrames(c *conn) error {
 			return err
 		}
 		c.owe -= w
-		c.woff = int32((start + w) % g.msg)
+		if g.cfg.rpc {
+			c.woff = int32((start + w) % g.msg)
+		}
 	}
 	if c.out {
 		c.out = false
