@@ -399,8 +399,14 @@ func writeReport(w io.Writer, d *dataset, meta map[string]string, micro []microR
 	p("the load generator verifies every response's header and bytes.\n")
 	p("- Every server is pinned to the same CPU, so the multi-loop variants measure what their ")
 	p("extra loops cost per message, not how they scale: on a machine with two CPUs there is none to scale to.\n")
-	p("- Order: in each round, each workload runs every server in turn (A B C … A B C), and the ")
-	p("rounds repeat that. Ratios to mio compare runs of the same round.\n")
+	if ref := meta["paired"]; ref != "" {
+		p("- Order: in each round, each workload runs every other server in turn, each at the same time as %s ", ref)
+		p("(which of the two starts first alternates with the round), and the rounds repeat that. Ratios compare ")
+		p("each server with %s's run of the same pair.\n", ref)
+	} else {
+		p("- Order: in each round, each workload runs every server in turn (A B C … A B C), and the ")
+		p("rounds repeat that. Ratios to mio compare runs of the same round.\n")
+	}
 	p("- The load generator (`bench/loadgen`) is one thread on raw epoll, the same for every server; ")
 	p("its own CPU use over the window is in the table (*client CPU*): near 100%% means the client, ")
 	p("not the server, set the pace, which shows in msgs/s but not in the server's CPU per message.\n")
