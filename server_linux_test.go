@@ -136,9 +136,7 @@ func TestServerShedEMFILE(t *testing.T) {
 const serverShedClients = 16
 
 func serverShedChild(t *testing.T) {
-	g := newServerRig(t, ServerConfig{Loops: 2}, nil)
-	g.listen()
-	g.start()
+	g := startServerRig(t, ServerConfig{Loops: 2}, nil)
 	// One echo first: the accept takes the reserve fd the shed needs.
 	echoOnce(t, g.dial(netip.Addr{}), "first")
 	addr, err := ParseSockAddr(g.addr)

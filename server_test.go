@@ -60,6 +60,15 @@ func newServerRig(t *testing.T, cfg ServerConfig, setup func(g *serverRig)) *ser
 	return g
 }
 
+// startServerRig is newServerRig, listening on loopback and running.
+func startServerRig(t *testing.T, cfg ServerConfig, setup func(g *serverRig)) *serverRig {
+	t.Helper()
+	g := newServerRig(t, cfg, setup)
+	g.listen()
+	g.start()
+	return g
+}
+
 // listen listens on 127.0.0.1 with a port the kernel picks.
 func (g *serverRig) listen() {
 	g.t.Helper()
@@ -208,9 +217,7 @@ func (g *serverRig) dialMany(n int) {
 }
 
 func TestServerRoundRobinSpread(t *testing.T) {
-	g := newServerRig(t, ServerConfig{Loops: 2, Balance: BalanceRoundRobin}, nil)
-	g.listen()
-	g.start()
+	g := startServerRig(t, ServerConfig{Loops: 2, Balance: BalanceRoundRobin}, nil)
 	g.dialMany(spreadConns)
 	byLoop := g.loops()
 	for i := range 2 {
@@ -229,9 +236,7 @@ func TestServerReusePortSpread(t *testing.T) {
 	if !ReusePortBalances() {
 		t.Skip("the kernel does not balance reuse-port listeners here")
 	}
-	g := newServerRig(t, ServerConfig{Loops: 2}, nil)
-	g.listen()
-	g.start()
+	g := startServerRig(t, ServerConfig{Loops: 2}, nil)
 	g.dialMany(spreadConns)
 	byLoop := g.loops()
 	for i := range 2 {
@@ -246,9 +251,7 @@ func TestServerReusePortSpread(t *testing.T) {
 // TestServerLeastConnsSpread: a new connection goes to the loop with the
 // fewest open.
 func TestServerLeastConnsSpread(t *testing.T) {
-	g := newServerRig(t, ServerConfig{Loops: 2, Balance: BalanceLeastConns}, nil)
-	g.listen()
-	g.start()
+	g := startServerRig(t, ServerConfig{Loops: 2, Balance: BalanceLeastConns}, nil)
 	var clients []net.Conn
 	for i := range 10 {
 		clients = append(clients, g.dial(netip.Addr{}))
@@ -282,9 +285,7 @@ func TestServerLeastConnsSpread(t *testing.T) {
 // TestServerSourceHashStable: a client address is always served by the
 // loop it hashes to, and different addresses reach both loops.
 func TestServerSourceHashStable(t *testing.T) {
-	g := newServerRig(t, ServerConfig{Loops: 2, Balance: BalanceSourceHash}, nil)
-	g.listen()
-	g.start()
+	g := startServerRig(t, ServerConfig{Loops: 2, Balance: BalanceSourceHash}, nil)
 	used := map[int]bool{}
 	n := 0
 	for host := 1; host <= 16; host++ {
@@ -332,7 +333,7 @@ func testShutdownGraceful(t *testing.T, b Balance) {
 		answers  [2]*delayedAnswers
 	)
 	cfg := ServerConfig{Loops: 2, Balance: b, OnShutdown: func(c *Conn) { shutting.Store(c, true) }}
-	g := newServerRig(t, cfg, func(g *serverRig) {
+	g := startServerRig(t, cfg, func(g *serverRig) {
 		g.other = func(i int) Handler[int] {
 			answers[i] = &delayedAnswers{hold: hold, held: &held, shutting: &shutting, pending: map[Token]*Conn{}}
 			return answers[i]
@@ -343,8 +344,6 @@ func testShutdownGraceful(t *testing.T, b Balance) {
 			}
 		}
 	})
-	g.listen()
-	g.start()
 
 	inflight := g.dial(netip.Addr{})
 	if _, err := io.WriteString(inflight, "req\n"); err != nil {
@@ -450,9 +449,7 @@ func (d *delayedAnswers) Timeout(l *EventLoop[int], tok Token) {
 // TestServerShutdownDeadline: Conns still open when ctx ends are closed,
 // Shutdown returns ctx's error after the loops stopped, OnClose once each.
 func TestServerShutdownDeadline(t *testing.T) {
-	g := newServerRig(t, ServerConfig{Loops: 2, Balance: BalanceRoundRobin}, nil)
-	g.listen()
-	g.start()
+	g := startServerRig(t, ServerConfig{Loops: 2, Balance: BalanceRoundRobin}, nil)
 	var clients []net.Conn
 	for i := range 4 {
 		c := g.dial(netip.Addr{})
@@ -490,9 +487,7 @@ func TestServerShutdownDeadline(t *testing.T) {
 // TestServerClose: Close closes every Conn with ErrClosed and returns
 // after the loops stopped; Run then returns nil, and a second Run fails.
 func TestServerClose(t *testing.T) {
-	g := newServerRig(t, ServerConfig{Loops: 2, Balance: BalanceRoundRobin}, nil)
-	g.listen()
-	g.start()
+	g := startServerRig(t, ServerConfig{Loops: 2, Balance: BalanceRoundRobin}, nil)
 	for i := range 4 {
 		echoOnce(t, g.dial(netip.Addr{}), "x"+strconv.Itoa(i))
 	}
@@ -515,9 +510,7 @@ func TestServerClose(t *testing.T) {
 // TestServerStatsExact: the Conn statistics count exactly what happened.
 func TestServerStatsExact(t *testing.T) {
 	const clients, size = 10, 1000
-	g := newServerRig(t, ServerConfig{Loops: 2, Balance: BalanceRoundRobin}, nil)
-	g.listen()
-	g.start()
+	g := startServerRig(t, ServerConfig{Loops: 2, Balance: BalanceRoundRobin}, nil)
 	msg := string(randomBytes(size, 7))
 	for range clients {
 		c := g.dial(netip.Addr{})
