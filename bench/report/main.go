@@ -592,26 +592,38 @@ func verdict(ok bool) string {
 // from itself: the largest distance from 1 of the A/A pair's per-round
 // ratios (the first variant NAME@X against NAME, the same server built
 // twice, where NAME is a paired run's reference, and mio otherwise), or
-// NaN when the run has no such pair. A ratio of two servers of
-// which neither is a paired run's reference carries two pairs' noise.
+// NaN when the run has no such pair. A ratio of two servers of which
+// neither is a paired run's reference carries two pairs' noise: that of a
+// variant of b against b where the run has one (mio-multi@AA beside
+// mio-multi, each paired with mio, is itself such a ratio), and twice the
+// reference's otherwise.
 func (d *dataset) noise(wl, a, b string) float64 {
 	name := baseline
 	if d.ref != "" {
 		name = d.ref // a paired run's A/A pair is its reference and a variant of it
 	}
-	ref := d.cell(wl, name)
-	for _, s := range d.servers {
-		if strings.HasPrefix(s, name+"@") {
-			if aa := ratio(d.cell(wl, s), ref, cpuPerMsg); aa.N > 0 {
-				n := max(math.Abs(aa.Min-1), math.Abs(aa.Max-1))
-				if c, bc := d.cell(wl, a), d.cell(wl, b); c != nil && bc != nil && c.ref != nil && bc.ref != nil {
-					n *= 2
-				}
-				return n
-			}
+	n := d.aaNoise(wl, name)
+	if c, bc := d.cell(wl, a), d.cell(wl, b); c != nil && bc != nil && c.ref != nil && bc.ref != nil {
+		if m := d.aaNoise(wl, b); b != name && !math.IsNaN(m) {
+			return m
 		}
+		n *= 2
 	}
-	return math.NaN()
+	return n
+}
+
+// aaNoise is the largest per-round distance from 1 of the first variant
+// of name against name in workload wl, or NaN when the run has none.
+func (d *dataset) aaNoise(wl, name string) float64 {
+	v := d.firstVariant(name)
+	if v == "" {
+		return math.NaN()
+	}
+	aa := ratio(d.cell(wl, v), d.cell(wl, name), cpuPerMsg)
+	if aa.N == 0 {
+		return math.NaN()
+	}
+	return max(math.Abs(aa.Min-1), math.Abs(aa.Max-1))
 }
 
 // writeNoise states the workload's A/A noise, which every verdict below
@@ -620,6 +632,23 @@ func (d *dataset) writeNoise(w io.Writer, wl string) {
 	if n := d.noise(wl, baseline, baseline); !math.IsNaN(n) {
 		fmt.Fprintf(w, "| noise: the A/A pair's largest per-round distance from 1 | %s | ±%.3f | – |\n", wl, n)
 	}
+	for _, s := range d.servers {
+		name, _, ok := strings.Cut(s, "@")
+		if c := d.cell(wl, name); ok && c != nil && c.ref != nil && s == d.firstVariant(name) {
+			fmt.Fprintf(w, "| noise of ratios to %s: %s / %s's largest per-round distance from 1 | %s | ±%.3f | – |\n", name, s, name, wl, d.aaNoise(wl, name))
+		}
+	}
+}
+
+// firstVariant is the first server of the run named name@X, the one
+// aaNoise takes, or "".
+func (d *dataset) firstVariant(name string) string {
+	for _, s := range d.servers {
+		if strings.HasPrefix(s, name+"@") {
+			return s
+		}
+	}
+	return ""
 }
 
 // writeBound checks that a's CPU per message is at most bound times b's,

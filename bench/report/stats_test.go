@@ -213,3 +213,38 @@ func TestReportPairedOtherReference(t *testing.T) {
 		t.Errorf("report lacks %q:\n%s", want, b.String())
 	}
 }
+
+// A ratio of two servers each paired with mio takes its noise from a
+// variant of the denominator beside it where the run has one: mio-multi@AA
+// against mio-multi is a ratio of the same kind, so it measures that
+// noise, which twice mio's own A/A distance only bounds.
+func TestReportChainedNoiseFromVariant(t *testing.T) {
+	var rs []result
+	for round := 1; round <= 5; round++ {
+		for i, p := range []struct {
+			server string
+			times  float64
+		}{{"mio@AA", 1 + 0.03*float64(round%2)}, {"mio-multi", 1.2}, {"mio-multi@AA", 1.2 * (1 + 0.004*float64(round%2))}, {"mio-server", 1.2 * 1.03}} {
+			load := float64(1000 * (1 + (round+i)%3))
+			rs = append(rs,
+				result{Server: "mio", Workload: "W4", Round: round, Pair: p.server, Msgs: 1000, ServerNsPerMsg: load},
+				result{Server: p.server, Workload: "W4", Round: round, Pair: p.server, Msgs: 1000, ServerNsPerMsg: load * p.times})
+		}
+	}
+	meta := map[string]string{"servers": "mio mio@AA mio-multi mio-multi@AA mio-server", "workloads": "W4", "mode": "full", "paired": "mio"}
+	var b strings.Builder
+	d := newDataset(rs, meta)
+	writeReport(&b, d, meta, nil, false)
+	for _, want := range []string{
+		"| noise: the A/A pair's largest per-round distance from 1 | W4 | ±0.030 | – |",
+		"| noise of ratios to mio-multi: mio-multi@AA / mio-multi's largest per-round distance from 1 | W4 | ±0.004 | – |",
+		"| mio-server CPU/msg ≤ 1.05 × mio-multi's | W4 | 1.030 (rounds 1.030–1.030) | met |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	if n := d.noise("W4", "mio-multi", "mio-server"); math.Abs(n-0.06) > 1e-9 {
+		t.Errorf("noise of a chained ratio with no variant of its denominator = %v, want twice mio's 0.03", n)
+	}
+}
