@@ -8,6 +8,7 @@
 //	MioWrite64 / SysWrite64 / SysSendmsg64 / RawWrite64   one 64-byte write
 //	MioDispatch64 / EpollWait64            one poll of 64 ready fds
 //	MioEcho64 / RawEcho64                  one message through an echo loop
+//	MioConnEcho64                          the same through the buffered Conn layer
 //
 // Sys* go through x/sys (runtime.entersyscall and exitsyscall around the
 // call, as the library does); Raw* use unix.RawSyscall, which skips them.
@@ -290,27 +291,41 @@ func (e *echoer) Readable(*mio.EventLoop[struct{}], mio.Token, mio.ReadHint) {
 }
 
 // echoRound sends 64 bytes from the peer, lets serve echo them, and reads
-// them back: one ping-pong message, the peer's two calls included.
-func echoRound(b *testing.B, p *pair, serve func() error) {
+// them back: one ping-pong message, the peer's two calls included. The
+// first warm rounds run before the timer starts.
+func echoRound(b *testing.B, p *pair, warm int, serve func() error) {
 	msg := make([]byte, 64)
 	back := make([]byte, 64)
+	for range warm {
+		if err := echoOnce(p, msg, back, serve); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := unix.Write(p.peer, msg); err != nil {
+		if err := echoOnce(p, msg, back, serve); err != nil {
 			b.Fatal(err)
 		}
-		for got := 0; got < len(back); {
-			if err := serve(); err != nil {
-				b.Fatal(err)
-			}
-			n, err := unix.Read(p.peer, back[got:])
-			if err != nil && err != unix.EAGAIN {
-				b.Fatal(err)
-			}
-			got += max(n, 0)
-		}
 	}
+}
+
+// echoOnce is one message of echoRound.
+func echoOnce(p *pair, msg, back []byte, serve func() error) error {
+	if _, err := unix.Write(p.peer, msg); err != nil {
+		return err
+	}
+	for got := 0; got < len(back); {
+		if err := serve(); err != nil {
+			return err
+		}
+		n, err := unix.Read(p.peer, back[got:])
+		if err != nil && err != unix.EAGAIN {
+			return err
+		}
+		got += max(n, 0)
+	}
+	return nil
 }
 
 func BenchmarkMioEcho64(b *testing.B) {
@@ -319,7 +334,7 @@ func BenchmarkMioEcho64(b *testing.B) {
 	if err := p.loop.Register(p.sock, 1, mio.Readable, mio.Level); err != nil {
 		b.Fatal(err)
 	}
-	echoRound(b, p, func() error {
+	echoRound(b, p, 0, func() error {
 		if err := p.loop.RunOnce(h, time.Second); err != nil {
 			return err
 		}
@@ -341,7 +356,7 @@ func BenchmarkRawEcho64(b *testing.B) {
 	}
 	evs := make([]unix.EpollEvent, 1024)
 	buf := make([]byte, 64<<10)
-	echoRound(b, p, func() error {
+	echoRound(b, p, 0, func() error {
 		n, err := unix.EpollWait(ep, evs, 1000)
 		if err != nil {
 			return err
@@ -357,4 +372,33 @@ func BenchmarkRawEcho64(b *testing.B) {
 		}
 		return nil
 	})
+}
+
+// connEcho echoes through the Conn layer: what OnData finds goes back in
+// one Write and leaves the input.
+type connEcho struct{}
+
+func (connEcho) OnOpen(*mio.Conn)         {}
+func (connEcho) OnDrain(*mio.Conn)        {}
+func (connEcho) OnClose(*mio.Conn, error) {}
+
+func (connEcho) OnData(c *mio.Conn) {
+	in := c.In()
+	if _, err := c.Write(in.Bytes()); err == nil {
+		in.Discard(in.Len())
+	}
+}
+
+func BenchmarkMioConnEcho64(b *testing.B) {
+	p := newPair(b)
+	conns, err := mio.NewConns[struct{}](p.loop, connEcho{}, nil, mio.ConnConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conns.Adopt(p.sock); err != nil {
+		b.Fatal(err)
+	}
+	// The Conn's buffers are taken on first use: warm them up before the
+	// timer starts, so that the figure is the steady state's.
+	echoRound(b, p, 100, func() error { return p.loop.RunOnce(conns, time.Second) })
 }

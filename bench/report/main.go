@@ -576,7 +576,7 @@ func writeTargets(w io.Writer, d *dataset, micro []microResult) {
 		}
 	}
 	if len(allocs) > 0 {
-		p("| 0 allocs/op in read, write and dispatch | micro | %s | %s |\n", strings.Join(allocs, ", "), verdict(ok))
+		p("| 0 allocs/op in read, write, dispatch and the Conn layer | micro | %s | %s |\n", strings.Join(allocs, ", "), verdict(ok))
 	}
 	p("\n")
 }
