@@ -594,9 +594,9 @@ func verdict(ok bool) string {
 // twice, where NAME is a paired run's reference, and mio otherwise), or
 // NaN when the run has no such pair. A ratio of two servers of which
 // neither is a paired run's reference carries two pairs' noise: that of a
-// variant of b against b where the run has one (mio-multi@AA beside
-// mio-multi, each paired with mio, is itself such a ratio), and twice the
-// reference's otherwise.
+// variant of either server against it where the run has one (mio-multi@AA
+// beside mio-multi, each paired with mio, is itself such a ratio; the
+// larger where both have one), and twice the reference's otherwise.
 func (d *dataset) noise(wl, a, b string) float64 {
 	name := baseline
 	if d.ref != "" {
@@ -604,7 +604,13 @@ func (d *dataset) noise(wl, a, b string) float64 {
 	}
 	n := d.aaNoise(wl, name)
 	if c, bc := d.cell(wl, a), d.cell(wl, b); c != nil && bc != nil && c.ref != nil && bc.ref != nil {
-		if m := d.aaNoise(wl, b); b != name && !math.IsNaN(m) {
+		m := math.NaN()
+		for _, s := range []string{a, b} {
+			if v := d.aaNoise(wl, s); !math.IsNaN(v) && !(v <= m) {
+				m = v // the larger, NaN (no variant) left out
+			}
+		}
+		if !math.IsNaN(m) {
 			return m
 		}
 		n *= 2
