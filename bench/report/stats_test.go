@@ -156,21 +156,12 @@ func TestReportRPCWorkload(t *testing.T) {
 // missed, and a ratio of two servers paired with mio separately carries
 // both pairs' noise.
 func TestReportPairedRun(t *testing.T) {
-	var rs []result
-	add := func(server, pair string, round int, ns float64) {
-		rs = append(rs, result{Server: server, Workload: "W1", Round: round, Pair: pair, Conns: 50, Active: 50,
-			Size: 64, Depth: 1, Msgs: 1000, MsgsPerS: 1e5, ServerNsPerMsg: ns, P50us: 10})
-	}
-	for round := 1; round <= 5; round++ {
-		for i, p := range []struct {
-			server string
-			times  float64
-		}{{"mio@AA", 1 + 0.002*float64(round%2)}, {"mio-conn", 1.03}, {"gnet", 1.10}, {"mio-server", 1.049}} {
-			load := float64(1000 * (1 + (round+i)%3)) // what the machine did in those seconds
-			add("mio", p.server, round, load)
-			add(p.server, p.server, round, load*p.times)
-		}
-	}
+	rs := pairedRun("mio", "W1", []multiple{
+		{"mio@AA", func(round int) float64 { return 1 + 0.002*float64(round%2) }},
+		{"mio-conn", fixed(1.03)},
+		{"gnet", fixed(1.10)},
+		{"mio-server", fixed(1.049)},
+	})
 	meta := map[string]string{"servers": "mio mio@AA mio-conn gnet mio-server", "workloads": "W1", "mode": "full", "paired": "mio"}
 	d := newDataset(rs, meta)
 	var b strings.Builder
@@ -193,18 +184,10 @@ func TestReportPairedRun(t *testing.T) {
 // A paired run whose reference is not mio takes its noise from a variant
 // of that reference (mio-multi@AA beside mio-multi).
 func TestReportPairedOtherReference(t *testing.T) {
-	var rs []result
-	for round := 1; round <= 5; round++ {
-		for _, p := range []struct {
-			server string
-			times  float64
-		}{{"mio-multi@AA", 1.001}, {"mio-server", 1.03}} {
-			load := float64(1000 * (1 + round%3))
-			rs = append(rs,
-				result{Server: "mio-multi", Workload: "W4", Round: round, Pair: p.server, Msgs: 1000, ServerNsPerMsg: load},
-				result{Server: p.server, Workload: "W4", Round: round, Pair: p.server, Msgs: 1000, ServerNsPerMsg: load * p.times})
-		}
-	}
+	rs := pairedRun("mio-multi", "W4", []multiple{
+		{"mio-multi@AA", fixed(1.001)},
+		{"mio-server", fixed(1.03)},
+	})
 	meta := map[string]string{"servers": "mio-multi mio-multi@AA mio-server", "workloads": "W4", "mode": "full", "paired": "mio-multi"}
 	var b strings.Builder
 	writeTargets(&b, newDataset(rs, meta), nil)
@@ -219,18 +202,13 @@ func TestReportPairedOtherReference(t *testing.T) {
 // mio-multi is a ratio of the same kind, so it measures that noise, which
 // twice mio's own A/A distance only estimates.
 func TestReportChainedNoiseFromVariant(t *testing.T) {
-	var rs []result
-	for round := 1; round <= 5; round++ {
-		for i, p := range []struct {
-			server string
-			times  float64
-		}{{"mio@AA", 1 + 0.03*float64(round%2)}, {"mio-multi", 1.2}, {"mio-multi@AA", 1.2 * (1 + 0.004*float64(round%2))}, {"mio-server", 1.2 * 1.03}, {"gnet-multi", 1.3}} {
-			load := float64(1000 * (1 + (round+i)%3))
-			rs = append(rs,
-				result{Server: "mio", Workload: "W4", Round: round, Pair: p.server, Msgs: 1000, ServerNsPerMsg: load},
-				result{Server: p.server, Workload: "W4", Round: round, Pair: p.server, Msgs: 1000, ServerNsPerMsg: load * p.times})
-		}
-	}
+	rs := pairedRun("mio", "W4", []multiple{
+		{"mio@AA", func(round int) float64 { return 1 + 0.03*float64(round%2) }},
+		{"mio-multi", fixed(1.2)},
+		{"mio-multi@AA", func(round int) float64 { return 1.2 * (1 + 0.004*float64(round%2)) }},
+		{"mio-server", fixed(1.2 * 1.03)},
+		{"gnet-multi", fixed(1.3)},
+	})
 	meta := map[string]string{"servers": "mio mio@AA mio-multi mio-multi@AA mio-server gnet-multi", "workloads": "W4", "mode": "full", "paired": "mio"}
 	var b strings.Builder
 	d := newDataset(rs, meta)
@@ -251,3 +229,32 @@ func TestReportChainedNoiseFromVariant(t *testing.T) {
 		t.Errorf("noise of a chained ratio with no variant of either = %v, want twice mio's 0.03", n)
 	}
 }
+
+// pairedRun makes five rounds of a paired run in workload wl: each server
+// of times beside ref, at the given multiple of ref's CPU per message in
+// that round, while the machine's load moves both from pair to pair.
+func pairedRun(ref, wl string, times []multiple) []result {
+	var rs []result
+	add := func(server, pair string, round int, ns float64) {
+		rs = append(rs, result{Server: server, Workload: wl, Round: round, Pair: pair, Conns: 50, Active: 50,
+			Size: 64, Depth: 1, Msgs: 1000, MsgsPerS: 1e5, ServerNsPerMsg: ns, P50us: 10})
+	}
+	for round := 1; round <= 5; round++ {
+		for i, m := range times {
+			load := float64(1000 * (1 + (round+i)%3)) // what the machine did in those seconds
+			add(ref, m.server, round, load)
+			add(m.server, m.server, round, load*m.times(round))
+		}
+	}
+	return rs
+}
+
+// multiple is a server's CPU per message as a multiple of the reference's,
+// round by round.
+type multiple struct {
+	server string
+	times  func(round int) float64
+}
+
+// fixed is a multiple that stays the same in every round.
+func fixed(x float64) func(int) float64 { return func(int) float64 { return x } }
